@@ -1,0 +1,70 @@
+"""Settings from the environment, read once at start.
+
+Every knob is an environment variable, so the same code runs locally, in CI and on Cloud
+Functions (where ``gcloud functions deploy --env-vars-file`` and ``--set-secrets`` fill them).
+The README lists them all; this module is the single place that reads them.
+
+    >>> Settings.from_env({"WEBHOOK_TIMEOUT_S": "10"}).budget_s
+    9.25
+"""
+
+import os
+from dataclasses import dataclass, field
+
+
+def _float(env, name, default):
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def _int(env, name, default):
+    return int(_float(env, name, default))
+
+
+def csv(raw):
+    """Split a comma-separated setting into its non-empty, stripped items."""
+    return tuple(item.strip() for item in (raw or "").split(",") if item.strip())
+
+
+def on_google_cloud(env=os.environ):
+    """True when running on Cloud Functions / Cloud Run (they set ``K_SERVICE``)."""
+    return bool(env.get("K_SERVICE"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: str = "cx-webhook"
+    # Dialogflow gives up on a webhook after the timeout set on the webhook resource (5 s by
+    # default). We stop calling backends ``safety_margin_s`` before that, to leave time to
+    # build the answer and carry it back.
+    webhook_timeout_s: float = 5.0
+    safety_margin_s: float = 0.75
+    max_request_bytes: int = 1024 * 1024
+    max_response_bytes: int = 64 * 1024
+    # Replayed answers for side-effecting tags: how long a repeated call gets the same answer.
+    replay_ttl_s: float = 600.0
+    env: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def budget_s(self):
+        return max(self.webhook_timeout_s - self.safety_margin_s, 0.1)
+
+    @classmethod
+    def from_env(cls, env=None):
+        env = os.environ if env is None else env
+        return cls(
+            service=env.get("SERVICE_NAME") or env.get("K_SERVICE") or cls.service,
+            webhook_timeout_s=_float(env, "WEBHOOK_TIMEOUT_S", cls.webhook_timeout_s),
+            safety_margin_s=_float(env, "WEBHOOK_SAFETY_MARGIN_S", cls.safety_margin_s),
+            max_request_bytes=_int(env, "MAX_REQUEST_BYTES", cls.max_request_bytes),
+            replay_ttl_s=_float(env, "REPLAY_TTL_S", cls.replay_ttl_s),
+            env=dict(env),
+        )

@@ -1,0 +1,304 @@
+"""A typed, read-only view of a Dialogflow CX v3 ``WebhookRequest``.
+
+The view wraps the parsed JSON (already checked against the schema by ``_validate``) and
+computes each part on first use, so a handler that reads only the tag and one parameter pays
+for nothing else. Omitted fields read as their proto defaults (``""``, ``0.0``, ``False``,
+empty mappings); unknown fields are ignored.
+
+    >>> req = WebhookRequest({"fulfillmentInfo": {"tag": "lookup-order"},
+    ...                       "sessionInfo": {"parameters": {"Order_ID": "ORD-1"}}})
+    >>> req.tag, req.param("order_id")
+    ('lookup-order', 'ORD-1')
+
+Parameter lookup (``param``) is case-insensitive, as the CX docs require, and looks in three
+places, freshest first:
+
+1. the current page's form parameters (``pageInfo.formInfo.parameterInfo[].value``): what the
+   form holds this turn, including a value the caller just gave;
+2. the last matched intent's parameters (``intentInfo.parameters.<name>.resolvedValue``): what
+   was extracted from this turn's utterance;
+3. the session parameters (``sessionInfo.parameters``): everything collected so far.
+
+A form parameter that is present but ``EMPTY`` (no value) does not hide a value further down.
+"""
+
+import re
+from functools import cached_property
+from types import MappingProxyType
+
+_EMPTY = MappingProxyType({})
+
+# The official sample's expression: the session id is whatever follows the last
+# "/sessions/", with or without an "/environments/<id>" segment before it.
+_SESSION_RE = re.compile(r"^(?P<agent>.+?)(?:/environments/(?P<env>[^/]+))?/sessions/(?P<id>[^/]+)$")
+_FLOW_RE = re.compile(r"^(?P<flow>.+/flows/[^/]+)(?:/pages/(?P<page>[^/]+))?$")
+
+QUERY_KINDS = ("text", "transcript", "triggerIntent", "triggerEvent", "dtmfDigits")
+
+
+def _lower_keys(mapping):
+    # First spelling wins when a request holds the same name in two cases.
+    folded = {}
+    for key, value in mapping.items():
+        folded.setdefault(key.lower(), value)
+    return folded
+
+
+class IntentParameter:
+    """One parameter of the matched intent: what was said and what it resolved to."""
+
+    __slots__ = ("name", "original", "resolved")
+
+    def __init__(self, name, raw):
+        self.name = name
+        self.original = raw.get("originalValue") or ""
+        self.resolved = raw.get("resolvedValue")
+
+    def __repr__(self):
+        return f"IntentParameter({self.name!r}, original={self.original!r}, resolved={self.resolved!r})"
+
+
+class FormParameter:
+    """One parameter of the current page's form, with its state."""
+
+    __slots__ = ("display_name", "required", "state", "value", "just_collected", "has_value")
+
+    def __init__(self, raw):
+        self.display_name = raw.get("displayName") or ""
+        self.required = bool(raw.get("required"))
+        state = raw.get("state")
+        # Proto JSON allows enum numbers too; fold them into the names handlers compare with.
+        self.state = _PARAMETER_STATES.get(state, state) or "PARAMETER_STATE_UNSPECIFIED"
+        self.has_value = raw.get("value") is not None
+        self.value = raw.get("value")
+        self.just_collected = bool(raw.get("justCollected"))
+
+    @property
+    def filled(self):
+        return self.state == "FILLED"
+
+    def __repr__(self):
+        return f"FormParameter({self.display_name!r}, state={self.state!r}, value={self.value!r})"
+
+
+_PARAMETER_STATES = {0: "PARAMETER_STATE_UNSPECIFIED", 1: "EMPTY", 2: "INVALID", 3: "FILLED"}
+
+
+class Intent:
+    """The last matched intent (``intentInfo``)."""
+
+    __slots__ = ("name", "display_name", "confidence", "parameters")
+
+    def __init__(self, raw):
+        self.name = raw.get("lastMatchedIntent") or ""
+        self.display_name = raw.get("displayName") or ""
+        self.confidence = float(raw.get("confidence") or 0.0)
+        params = raw.get("parameters") or {}
+        self.parameters = MappingProxyType({k: IntentParameter(k, v or {}) for k, v in params.items()})
+
+
+class Sentiment:
+    __slots__ = ("score", "magnitude")
+
+    def __init__(self, raw):
+        self.score = float(raw.get("score") or 0.0)
+        self.magnitude = float(raw.get("magnitude") or 0.0)
+
+
+class LanguageInfo:
+    __slots__ = ("input_language_code", "resolved_language_code", "confidence")
+
+    def __init__(self, raw):
+        self.input_language_code = raw.get("inputLanguageCode") or ""
+        self.resolved_language_code = raw.get("resolvedLanguageCode") or ""
+        self.confidence = float(raw.get("confidenceScore") or 0.0)
+
+
+class WebhookRequest:
+    """Read-only view of one webhook call. Build it from the parsed JSON object."""
+
+    def __init__(self, body):
+        self._body = body
+
+    # -- identity and routing ------------------------------------------------------------
+
+    @cached_property
+    def tag(self):
+        """``fulfillmentInfo.tag``: which handler serves this call (``""`` if absent)."""
+        return (self._body.get("fulfillmentInfo") or {}).get("tag") or ""
+
+    @property
+    def detect_intent_response_id(self):
+        """Id of this turn's response: the same for every webhook call of one turn."""
+        return self._body.get("detectIntentResponseId") or ""
+
+    @property
+    def language_code(self):
+        return self._body.get("languageCode") or ""
+
+    # -- the query -----------------------------------------------------------------------
+
+    @cached_property
+    def query_kind(self):
+        """Which query arrived: ``text``, ``transcript``, ``triggerIntent``, ``triggerEvent``,
+        ``dtmfDigits``, or ``None`` (for instance a webhook on a page's entry fulfillment)."""
+        body = self._body
+        for kind in QUERY_KINDS:
+            if body.get(kind) is not None:
+                return kind
+        return None
+
+    @property
+    def query(self):
+        """The query itself: the text, transcript, intent or event name, or digits."""
+        kind = self.query_kind
+        return self._body[kind] if kind else ""
+
+    @property
+    def text(self):
+        """What the caller said or typed (text or transcript), else ``""``."""
+        return self._body.get("text") or self._body.get("transcript") or ""
+
+    # -- session ---------------------------------------------------------------------------
+
+    @property
+    def session(self):
+        """Full session resource name."""
+        return (self._body.get("sessionInfo") or {}).get("session") or ""
+
+    @cached_property
+    def _session_match(self):
+        return _SESSION_RE.match(self.session)
+
+    @property
+    def session_id(self):
+        """The session id, for both ``…/sessions/<id>`` and ``…/environments/<e>/sessions/<id>``."""
+        match = self._session_match
+        return match["id"] if match else ""
+
+    @property
+    def environment(self):
+        """The environment id when the session runs in one, else ``""``."""
+        match = self._session_match
+        return (match["env"] or "") if match else ""
+
+    @property
+    def agent(self):
+        """``projects/<p>/locations/<l>/agents/<a>``, from the session name."""
+        match = self._session_match
+        return match["agent"] if match else ""
+
+    @cached_property
+    def session_params(self):
+        """All session parameters, as sent (keys in the agent's own case)."""
+        params = (self._body.get("sessionInfo") or {}).get("parameters")
+        return MappingProxyType(params) if params else _EMPTY
+
+    # -- page and form ---------------------------------------------------------------------
+
+    @property
+    def page(self):
+        """Full resource name of the current page (``""`` if not sent)."""
+        return (self._body.get("pageInfo") or {}).get("currentPage") or ""
+
+    @property
+    def page_display_name(self):
+        return (self._body.get("pageInfo") or {}).get("displayName") or ""
+
+    @property
+    def flow(self):
+        """Full resource name of the current flow, derived from the current page."""
+        match = _FLOW_RE.match(self.page)
+        return match["flow"] if match else ""
+
+    @cached_property
+    def form(self):
+        """The current page's form parameters, by display name (in the agent's case)."""
+        info = ((self._body.get("pageInfo") or {}).get("formInfo") or {}).get("parameterInfo") or ()
+        return MappingProxyType({p.display_name: p for p in map(FormParameter, info)})
+
+    # -- intent ----------------------------------------------------------------------------
+
+    @cached_property
+    def intent(self):
+        """The last matched intent, or ``None`` (event-triggered turns have none)."""
+        raw = self._body.get("intentInfo")
+        return Intent(raw) if raw is not None else None
+
+    # -- parameters, whatever their source -----------------------------------------------
+
+    @cached_property
+    def _folded(self):
+        form = {k.lower(): p.value for k, p in self.form.items() if p.has_value}
+        intent = self.intent
+        intent_params = (
+            {k.lower(): p.resolved for k, p in intent.parameters.items() if p.resolved is not None}
+            if intent
+            else {}
+        )
+        return form, intent_params, _lower_keys(self.session_params)
+
+    def param(self, name, default=None):
+        """A parameter by name, case-insensitive: form, then intent, then session.
+
+        A parameter explicitly ``null`` in the session is absent: ``default`` is returned.
+        """
+        key = name.lower()
+        for source in self._folded:
+            value = source.get(key)
+            if value is not None:
+                return value
+        return default
+
+    def has_param(self, name):
+        return self.param(name) is not None
+
+    def session_param(self, name, default=None):
+        """A session parameter only (case-insensitive)."""
+        value = self._folded[2].get(name.lower())
+        return default if value is None else value
+
+    def form_param(self, name):
+        """The form parameter of that display name (case-insensitive), or ``None``."""
+        key = name.lower()
+        for display_name, parameter in self.form.items():
+            if display_name.lower() == key:
+                return parameter
+        return None
+
+    # -- the rest ----------------------------------------------------------------------------
+
+    @cached_property
+    def messages(self):
+        """Responses already queued this turn (raw ResponseMessage objects)."""
+        return tuple(self._body.get("messages") or ())
+
+    @cached_property
+    def payload(self):
+        """``payload``: data from the API caller or the integration (e.g. telephony caller id)."""
+        payload = self._body.get("payload")
+        return MappingProxyType(payload) if payload else _EMPTY
+
+    @property
+    def caller_id(self):
+        """The caller's phone number when the Phone Gateway sent it, else ``""``."""
+        telephony = self.payload.get("telephony")
+        return (telephony.get("caller_id") or "") if isinstance(telephony, dict) else ""
+
+    @cached_property
+    def sentiment(self):
+        raw = self._body.get("sentimentAnalysisResult")
+        return Sentiment(raw) if raw is not None else None
+
+    @cached_property
+    def language_info(self):
+        raw = self._body.get("languageInfo")
+        return LanguageInfo(raw) if raw is not None else None
+
+    @property
+    def raw(self):
+        """The parsed request body, for what this view does not cover. Do not modify it."""
+        return self._body
+
+    def __repr__(self):
+        return f"WebhookRequest(tag={self.tag!r}, session_id={self.session_id!r})"

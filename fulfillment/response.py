@@ -1,0 +1,335 @@
+"""Build a Dialogflow CX v3 ``WebhookResponse``.
+
+A handler says what the caller hears and what changes, in the order a person would say it:
+
+    >>> reply = (Response()
+    ...          .say("Your order ORD-1 has shipped.")
+    ...          .set(order_status="shipped")
+    ...          .remove("return_id"))
+    >>> reply.to_dict()["sessionInfo"]
+    {'parameters': {'order_status': 'shipped', 'return_id': None, 'webhook_outcome': 'ok'}}
+
+Every method returns the response, so calls chain. Only what a webhook may set is offered
+(CONTRACT.md §2 and §4), and only valid enum names are emitted.
+
+Session parameter ``webhook_outcome`` is set on every answer (``ok`` unless a handler or the
+router says otherwise), so the flow can branch with a condition such as
+``$session.params.webhook_outcome = "unavailable"``.
+"""
+
+import json
+import logging
+
+OUTCOME_PARAM = "webhook_outcome"
+
+log = logging.getLogger("fulfillment")
+
+# Symbolic pages that CX resolves inside the current flow (flows/<F>/pages/<SYMBOL>).
+END_SESSION = "END_SESSION"
+END_FLOW = "END_FLOW"
+PREVIOUS_PAGE = "PREVIOUS_PAGE"
+CURRENT_PAGE = "CURRENT_PAGE"
+START_PAGE = "START_PAGE"
+SYMBOLIC_PAGES = frozenset({END_SESSION, END_FLOW, PREVIOUS_PAGE, CURRENT_PAGE, START_PAGE})
+
+
+class Response:
+    """A WebhookResponse under construction. ``to_dict(request)`` renders it."""
+
+    __slots__ = ("_messages", "_merge", "_params", "_invalid", "_target", "_payload", "outcome")
+
+    def __init__(self, *texts):
+        self._messages = []
+        self._merge = None
+        self._params = {}
+        self._invalid = {}
+        self._target = None  # ("page" | "flow", name)
+        self._payload = None
+        self.outcome = "ok"
+        if texts:
+            self.say(*texts)
+
+    # -- what the caller hears -----------------------------------------------------------
+
+    def say(self, *variants, channel=None):
+        """A text message. Several variants: Dialogflow picks one at random."""
+        if not variants:
+            raise ValueError("say() needs at least one text")
+        return self._add({"text": {"text": [str(v) for v in variants]}}, channel)
+
+    def speak(self, text=None, *, ssml=None, channel=None):
+        """Audio output for voice channels: plain text, or SSML (``<speak>…</speak>``).
+
+        When a turn has any outputAudioText, voice channels speak it instead of the texts.
+        """
+        if (text is None) == (ssml is None):
+            raise ValueError("speak() takes either text or ssml")
+        body = {"text": str(text)} if ssml is None else {"ssml": str(ssml)}
+        return self._add({"outputAudioText": body}, channel)
+
+    def play_audio(self, audio_uri, *, channel=None):
+        """Play a pre-recorded audio file (the URI is interpreted by the integration)."""
+        return self._add({"playAudio": {"audioUri": str(audio_uri)}}, channel)
+
+    def transfer_call(self, phone_number, *, channel=None):
+        """Phone Gateway: transfer the call to an E.164 number such as ``+15555550123``."""
+        return self._add({"telephonyTransferCall": {"phoneNumber": str(phone_number)}}, channel)
+
+    def handoff(self, *, channel=None, **metadata):
+        """Ask the integration to hand the conversation to a human agent."""
+        return self._add({"liveAgentHandoff": {"metadata": metadata}}, channel)
+
+    def success(self, *, channel=None, **metadata):
+        """Mark the conversation as successful (an analytics signal only)."""
+        return self._add({"conversationSuccess": {"metadata": metadata}}, channel)
+
+    def custom(self, payload, *, channel=None):
+        """A custom payload message, passed to the client as-is."""
+        if not isinstance(payload, dict):
+            raise TypeError("a custom payload must be a dict")
+        return self._add({"payload": payload}, channel)
+
+    def rich(self, *rows, channel=None):
+        """Dialogflow Messenger rich content: each argument is one card (a list of elements,
+        see ``fulfillment.richcontent``), or a single element for a one-element card."""
+        cards = [list(row) if isinstance(row, (list, tuple)) else [row] for row in rows]
+        return self.custom({"richContent": cards}, channel=channel)
+
+    def replace(self):
+        """Replace the messages Dialogflow already queued this turn, instead of appending."""
+        self._merge = "REPLACE"
+        return self
+
+    def append(self):
+        """Append to the messages already queued (Dialogflow's default), said explicitly."""
+        self._merge = "APPEND"
+        return self
+
+    def _add(self, message, channel):
+        if channel:
+            message["channel"] = str(channel)
+        self._messages.append(message)
+        return self
+
+    # -- what changes ------------------------------------------------------------------------
+
+    def set(self, mapping=None, /, **params):
+        """Create or update session parameters. ``None`` removes a parameter."""
+        if mapping:
+            self._params.update(mapping)
+        self._params.update(params)
+        return self
+
+    def remove(self, *names):
+        """Remove session parameters (sent as explicit ``null``)."""
+        for name in names:
+            self._params[name] = None
+        return self
+
+    def invalidate(self, display_name, *, required=True):
+        """Mark a form parameter INVALID and clear its value, so the agent prompts again.
+
+        Pair it with ``say()`` to tell the caller what was wrong. The agent's
+        ``sys.invalid-parameter`` handler (or the parameter's initial prompt) runs next.
+        """
+        self._invalid[display_name] = required
+        self._params[display_name] = None
+        return self
+
+    def goto_page(self, page):
+        """Transition to a page: a full resource name, a page id in the current flow, or one
+        of the symbolic pages (``END_SESSION``, ``END_FLOW``, ``PREVIOUS_PAGE``,
+        ``CURRENT_PAGE``, ``START_PAGE``), resolved in the current flow."""
+        self._target = ("page", str(page))
+        return self
+
+    def goto_flow(self, flow):
+        """Transition to a flow (full resource name, or a flow id in the current agent)."""
+        self._target = ("flow", str(flow))
+        return self
+
+    def end_session(self):
+        return self.goto_page(END_SESSION)
+
+    def end_flow(self):
+        return self.goto_page(END_FLOW)
+
+    def payload(self, mapping=None, /, **data):
+        """Response-level payload: appended to ``QueryResult.webhookPayloads`` for the API caller."""
+        if self._payload is None:
+            self._payload = {}
+        if mapping:
+            self._payload.update(mapping)
+        self._payload.update(data)
+        return self
+
+    def with_outcome(self, outcome):
+        """Set ``webhook_outcome`` for the flow to branch on (``ok`` by default)."""
+        self.outcome = outcome
+        return self
+
+    # -- rendering -------------------------------------------------------------------------
+
+    @property
+    def texts(self):
+        """The text variants said so far, for tests and logs."""
+        return [m["text"]["text"][0] for m in self._messages if "text" in m]
+
+    def to_dict(self, request=None):
+        """Render as a WebhookResponse dict. ``request`` resolves relative transitions."""
+        out = {}
+        if self._messages or self._merge:
+            fulfillment = {"messages": self._messages}
+            if self._merge:
+                fulfillment["mergeBehavior"] = self._merge
+            out["fulfillmentResponse"] = fulfillment
+        params = dict(self._params)
+        params[OUTCOME_PARAM] = self.outcome
+        out["sessionInfo"] = {"parameters": params}
+        if self._invalid:
+            out["pageInfo"] = {
+                "formInfo": {
+                    "parameterInfo": [
+                        {"displayName": name, "required": required, "state": "INVALID"}
+                        for name, required in self._invalid.items()
+                    ]
+                }
+            }
+        if self._target:
+            kind, name = self._target
+            resolved = _resolve_target(kind, name, request)
+            if resolved:
+                out["targetPage" if kind == "page" else "targetFlow"] = resolved
+            else:
+                log.warning("transition to %s %r dropped: the request names no current flow", kind, name)
+        if self._payload is not None:
+            out["payload"] = self._payload
+        return out
+
+
+def _resolve_target(kind, name, request):
+    if name.startswith("projects/"):
+        return name
+    if request is None:
+        return ""
+    if kind == "page":
+        flow = request.flow
+        return f"{flow}/pages/{name}" if flow else ""
+    agent = request.agent or _agent_of(request.flow)
+    return f"{agent}/flows/{name}" if agent else ""
+
+
+def _agent_of(flow):
+    head, sep, _ = flow.partition("/flows/")
+    return head if sep else ""
+
+
+# --- The 64 KiB limit --------------------------------------------------------------------------
+
+
+def encode(body):
+    """Compact UTF-8 JSON, as sent on the wire."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def fit(body, limit, apology):
+    """Encode ``body``, cutting it down to at most ``limit`` bytes if it is larger.
+
+    Dialogflow rejects a response over 64 KiB, which the caller would hear as a webhook error.
+    The cuts are deterministic and ordered from least to most spoken value: the response-level
+    payload, then custom payload messages (last first), then the other messages (last first,
+    keeping the first text), then the first text is shortened, then large session parameter
+    values are dropped. As a last resort, a minimal answer with ``apology``. Each cut is logged.
+
+    Returns ``(encoded_bytes, cuts)`` where ``cuts`` lists what was removed.
+    """
+    data = encode(body)
+    if len(data) <= limit:
+        return data, []
+    body = json.loads(data)  # a private copy we may cut
+    cuts = []
+    for cut in _CUTS:
+        while len(data) > limit and cut(body, cuts, len(data) - limit):
+            data = encode(body)
+        if len(data) <= limit:
+            break
+    if len(data) > limit:
+        outcome = (body.get("sessionInfo") or {}).get("parameters", {}).get(OUTCOME_PARAM, "ok")
+        body = Response(apology).with_outcome(outcome).to_dict()
+        cuts.append("everything")
+        data = encode(body)
+    log.warning("response cut to fit %d bytes: removed %s", limit, ", ".join(cuts))
+    return data, cuts
+
+
+def _messages(body):
+    return (body.get("fulfillmentResponse") or {}).get("messages") or []
+
+
+def _cut_payload(body, cuts, excess):
+    if "payload" in body:
+        del body["payload"]
+        cuts.append("payload")
+        return True
+    return False
+
+
+def _cut_payload_message(body, cuts, excess):
+    messages = _messages(body)
+    for i in range(len(messages) - 1, -1, -1):
+        if "payload" in messages[i]:
+            del messages[i]
+            cuts.append(f"message[{i}] (payload)")
+            return True
+    return False
+
+
+def _cut_other_message(body, cuts, excess):
+    messages = _messages(body)
+    first_text = next((i for i, m in enumerate(messages) if "text" in m), None)
+    for i in range(len(messages) - 1, -1, -1):
+        if i != first_text:
+            kind = next(iter(k for k in messages[i] if k != "channel"), "message")
+            del messages[i]
+            cuts.append(f"message[{i}] ({kind})")
+            return True
+    return False
+
+
+def _cut_first_text(body, cuts, excess):
+    for message in _messages(body):
+        if "text" in message:
+            variants = message["text"]["text"]
+            if len(variants) > 1:
+                del variants[1:]
+                cuts.append("text variants")
+                return True
+            text = variants[0] if variants else ""
+            # Characters may take up to 4 bytes; cut generously, on a word if possible.
+            keep = len(text) - excess - 16
+            if keep < 16:
+                return False
+            short = text[:keep].rsplit(" ", 1)[0] + "…"
+            if short == text:
+                return False
+            variants[0] = short
+            cuts.append("text shortened")
+            return True
+    return False
+
+
+def _cut_large_param(body, cuts, excess):
+    params = (body.get("sessionInfo") or {}).get("parameters") or {}
+    sizes = sorted(
+        ((len(encode(v)), k) for k, v in params.items() if k != OUTCOME_PARAM and v is not None),
+        reverse=True,
+    )
+    if sizes and sizes[0][0] > 256:
+        # Dropping the update leaves the session's old value in place: nothing is erased.
+        del params[sizes[0][1]]
+        cuts.append(f"session parameter {sizes[0][1]!r}")
+        return True
+    return False
+
+
+_CUTS = (_cut_payload, _cut_payload_message, _cut_other_message, _cut_first_text, _cut_large_param)
