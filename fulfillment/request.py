@@ -118,7 +118,12 @@ class WebhookRequest:
     """Read-only view of one webhook call. Build it from the parsed JSON object."""
 
     def __init__(self, body):
-        self._body = body
+        object.__setattr__(self, "_body", body)
+
+    def __setattr__(self, name, value):
+        # Read-only: handlers answer with a Response, they do not edit the request.
+        # (functools.cached_property stores into __dict__ directly, so caching still works.)
+        raise AttributeError(f"WebhookRequest is read-only; cannot set {name!r}")
 
     # -- identity and routing ------------------------------------------------------------
 

@@ -248,11 +248,10 @@ def fit(body, limit, apology):
         return data, []
     body = json.loads(data)  # a private copy we may cut
     cuts = []
-    for cut in _CUTS:
-        while len(data) > limit and cut(body, cuts, len(data) - limit):
-            data = encode(body)
-        if len(data) <= limit:
-            break
+    # Always make the least valuable cut that still applies, then measure again: dropping a
+    # large parameter can make shortening the text worthwhile where it was not before.
+    while len(data) > limit and any(cut(body, cuts, len(data) - limit) for cut in _CUTS):
+        data = encode(body)
     if len(data) > limit:
         outcome = (body.get("sessionInfo") or {}).get("parameters", {}).get(OUTCOME_PARAM, "ok")
         body = Response(apology).with_outcome(outcome).to_dict()

@@ -1,0 +1,85 @@
+"""Read parameter values in the shapes Dialogflow CX system entities resolve to.
+
+CX hands a handler ``@sys.date`` as ``{"year": 2026, "month": 11, "day": 30}``, ``@sys.time``
+as ``{"hours": 15, "minutes": 0, …}``, ``@sys.unit-currency`` as ``{"amount": 12.5,
+"currency": "USD"}``, and every number as a float. These helpers accept those shapes and the
+plain strings a test console or another integration sends, and answer ``None`` for anything
+they cannot read, so a handler can ask again instead of failing.
+
+    >>> as_date({"year": 2026.0, "month": 11.0, "day": 30.0})
+    datetime.date(2026, 11, 30)
+    >>> as_time("3:05 pm"), as_text(1001.0)
+    (datetime.time(15, 5), '1001')
+"""
+
+import datetime
+import re
+
+_TIME_RE = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?\s*([ap]\.?m\.?)?\s*$", re.IGNORECASE)
+
+
+def as_text(value):
+    """A scalar as a stripped string (``1001.0`` → ``"1001"``); ``None`` for structures."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, (int, float, str)):
+        text = str(value).strip()
+        return text or None
+    return None
+
+
+def as_number(value):
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, dict) and "amount" in value:
+        return as_number(value["amount"])
+    try:
+        return float(str(value).replace(",", "").strip())
+    except ValueError:
+        return None
+
+
+def _int(value):
+    number = as_number(value)
+    if number is None or number != int(number):
+        raise ValueError(value)
+    return int(number)
+
+
+def as_date(value):
+    """``@sys.date`` (a struct) or an ISO date/datetime string, as a ``datetime.date``."""
+    try:
+        if isinstance(value, dict):
+            return datetime.date(_int(value["year"]), _int(value["month"]), _int(value["day"]))
+        if isinstance(value, str):
+            return datetime.date.fromisoformat(value.strip()[:10])
+    except (KeyError, ValueError, TypeError, OverflowError):
+        return None
+    return None
+
+
+def as_time(value):
+    """``@sys.time`` (a struct) or ``"15:00"`` / ``"3 pm"`` / an ISO datetime, as a ``datetime.time``."""
+    try:
+        if isinstance(value, dict):
+            return datetime.time(_int(value.get("hours", 0)), _int(value.get("minutes", 0)))
+        if isinstance(value, str):
+            text = value.strip()
+            if "T" in text:
+                text = text.split("T", 1)[1][:8]
+            match = _TIME_RE.match(text)
+            if not match:
+                return None
+            hours, minutes = int(match[1]), int(match[2] or 0)
+            if match[4]:
+                if not 1 <= hours <= 12:
+                    return None
+                hours = hours % 12 + (12 if match[4][0].lower() == "p" else 0)
+            return datetime.time(hours, minutes)
+    except (KeyError, ValueError, TypeError, OverflowError):
+        return None
+    return None
