@@ -1,0 +1,1057 @@
+"""The client every handler uses to call a backend: one line per call, every failure typed.
+
+    from fulfillment.backend import backend, field, idempotency_key
+
+    store = backend("store", spoken_name="our order system")   # cheap: nothing is read yet
+    order = store.get_json(f"/orders/{order_id}", expect=dict)  # or raises a BackendError
+    status = field(order, "status", str)                        # or raises BadBackendData
+    store.post_json(f"/orders/{order_id}/returns", {"item_id": item},
+                    idempotency_key=idempotency_key(request.response_id, "return", item))
+    backend("weather", spoken_name="the weather service").get_json(
+        "/weather/current", params={"city": city}, cache_ttl=600)
+
+What the one line does for the handler:
+
+* **Configuration** comes from the environment on first use (``BACKEND_<NAME>_URL``,
+  ``_AUTH``, ``_KEY``, ``_KEY_HEADER``, ``_AUDIENCE``, ``_TIMEOUT_S``, ``_RETRIES``; see
+  ``BackendConfig``). Without a URL the backend is the embedded demo store, unless
+  ``DEMO_STORE=off``, in which case every call raises ``Unavailable``.
+* **One pooled ``requests.Session``** per process serves every backend and thread. It is built
+  on the first call, so importing this module does not import ``requests`` (cold starts).
+* **The deadline** of the webhook call (``fulfillment.deadline.remaining()``) bounds the
+  *total* time of each call, including a backend that trickles its answer a byte at a time.
+* **Retries** with backoff and jitter for reads only, and only while the deadline allows.
+* **Every failure is exactly one ``BackendError``** (``NotFound``, ``Rejected``,
+  ``Unavailable``, ``Timeout``, ``BadBackendData``) carrying the spoken ``system`` name and
+  the HTTP ``status``, so an uncaught one still becomes a true sentence.
+* **A record of each call** for the router's log line (``backend_calls()``), without query
+  values or bodies.
+
+``Client`` owns the pooled session, the configuration, the answer cache and the ID tokens;
+``backend()`` uses the process-wide one, which tests replace with ``reset()``.
+"""
+
+import contextlib
+import contextvars
+import io
+import json
+import logging
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+
+from fulfillment import deadline
+from fulfillment.errors import BackendError, BadBackendData, NotFound, Rejected, Timeout, Unavailable
+
+__all__ = [
+    "Backend",
+    "BackendConfig",
+    "Client",
+    "backend",
+    "backend_calls",
+    "expect",
+    "field",
+    "idempotency_key",
+    "reset",
+]
+
+log = logging.getLogger("fulfillment.backend")
+
+DEFAULT_TIMEOUT_S = 4.0
+DEFAULT_RETRIES = 2
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# gunicorn's gthread worker runs up to 64 threads; each may hold one connection per host.
+POOL_SIZE = 64
+# Below this much time left, a call cannot succeed: fail at once instead of opening a socket.
+FAIL_FAST_S = 0.05
+# A retry is only worth it if, after its backoff, at least this much time is left to run it.
+RETRY_MIN_ATTEMPT_S = 0.2
+BACKOFF_BASE_S = 0.1
+# A 429/503 asking for a longer pause than this is not retried within one webhook call.
+MAX_RETRY_AFTER_S = 1.0
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+JSON_OK_STATUSES = frozenset({200, 201})
+CACHE_MAX_ENTRIES = 1024
+ID_TOKEN_REFRESH_MARGIN_S = 300.0
+_READ_CHUNK = 64 * 1024
+_USER_AGENT = "cx-webhook-fulfillment/1 (+python-requests)"
+
+# Credentials the embedded demo store expects, by backend name: (auth mode, demo_store attribute).
+# Backends not listed call the demo store without credentials.
+DEMO_CREDENTIALS = {
+    "booking": ("bearer", "booking_token"),
+    "weather": ("api-key", "weather_key"),
+}
+DEMO_STORE_MODULE = "demo_store"
+
+AUTH_MODES = ("none", "api-key", "bearer", "id-token")
+_NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
+_ERROR_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+# --- Call records --------------------------------------------------------------------------
+
+_calls = contextvars.ContextVar("fulfillment_backend_calls", default=None)
+
+
+@contextlib.contextmanager
+def backend_calls():
+    """Collect a record of every backend call made inside the block (this context only).
+
+        with backend_calls() as calls:
+            store.get_json("/orders/1")
+        calls[0]
+        # {'backend': 'store', 'method': 'GET', 'path': '/orders/1', 'status': 200,
+        #  'outcome': 'ok', 'ms': 12.3, 'attempts': 1, 'cached': False}
+
+    ``outcome`` is ``"ok"`` or the error's ``outcome`` (``"timeout"``, ``"not-found"``, ...).
+    Query values and bodies are never recorded: they hold personal data. Calls made on
+    another thread are recorded only if that thread runs in a copy of this context
+    (``contextvars.copy_context().run``), as with the deadline.
+    """
+    records = []
+    token = _calls.set(records)
+    try:
+        yield records
+    finally:
+        _calls.reset(token)
+
+
+def _record(**entry):
+    records = _calls.get()
+    if records is not None:
+        records.append(entry)  # list.append is atomic: safe if the handler fans out to threads
+
+
+# --- Idempotency keys ----------------------------------------------------------------------
+
+
+def idempotency_key(detect_intent_response_id, tag, *extra):
+    """A stable, opaque ``Idempotency-Key`` for one side effect of one conversational turn.
+
+        >>> idempotency_key("resp-1", "create-return", "ORD-1", "SKU-9")
+        '8b8f0e22f3a3c1b3d4a6c6d2b3e1f0a9'  # doctest: +SKIP
+
+    The same turn (Dialogflow may deliver it twice) gives the same key, so the backend performs
+    the effect once; the ids go through SHA-256, so they never leave in clear.
+    """
+    import hashlib  # here, not at the top: cold starts pay only for what they use
+
+    if not detect_intent_response_id:
+        raise ValueError("idempotency_key needs the turn's detectIntentResponseId")
+    # JSON of the parts is unambiguous ("a", "bc") != ("ab", "c") where a plain join is not.
+    material = json.dumps([str(detect_intent_response_id), str(tag), *map(str, extra)])
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+# --- Configuration -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """How to reach one backend, resolved once from the environment.
+
+    ``problem`` is set (and every call raises ``Unavailable``) when the backend cannot be
+    reached as configured: no URL with the demo store off, an unknown auth mode, a missing key.
+    """
+
+    name: str
+    base_url: str = ""
+    auth: str = "none"
+    key: str = field(default="", repr=False)  # a secret: never logged, never in repr
+    key_header: str = "X-API-Key"
+    audience: str = ""
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    retries: int = DEFAULT_RETRIES
+    demo: bool = False
+    problem: str = ""
+
+    @staticmethod
+    def env_prefix(name):
+        return "BACKEND_" + name.upper().replace("-", "_") + "_"
+
+
+def _env_number(env, name, default, kind):
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def _origin(url):
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _demo_store():
+    import importlib
+
+    return importlib.import_module(DEMO_STORE_MODULE).shared()
+
+
+def _read_config(name, env):
+    from urllib.parse import urlsplit
+
+    prefix = BackendConfig.env_prefix(name)
+    try:
+        timeout_s = _env_number(env, prefix + "TIMEOUT_S", DEFAULT_TIMEOUT_S, float)
+        retries = _env_number(env, prefix + "RETRIES", DEFAULT_RETRIES, int)
+    except ValueError as err:
+        return BackendConfig(name, problem=str(err))
+    base_url = (env.get(prefix + "URL") or "").strip().rstrip("/")
+
+    if not base_url:
+        if (env.get("DEMO_STORE") or "").strip().lower() == "off":
+            return BackendConfig(
+                name,
+                problem=f"backend {name!r} has no URL: set {prefix}URL (DEMO_STORE=off disables the demo store)",
+            )
+        try:
+            store = _demo_store()
+        except Exception as err:  # the demo store is optional; any failure means "not there"
+            return BackendConfig(
+                name,
+                problem=f"backend {name!r} has no URL ({prefix}URL) and the demo store failed: {err!r}",
+            )
+        auth, attribute = DEMO_CREDENTIALS.get(name, ("none", None))
+        base_url = str(store.url).rstrip("/")
+        log.warning(
+            "backend %r is the embedded demo store at %s (set %sURL for a real one)", name, base_url, prefix
+        )
+        return BackendConfig(
+            name,
+            base_url=base_url,
+            auth=auth,
+            key=str(getattr(store, attribute)) if attribute else "",
+            timeout_s=timeout_s,
+            retries=retries,
+            demo=True,
+        )
+
+    if urlsplit(base_url).scheme not in ("http", "https") or not urlsplit(base_url).netloc:
+        return BackendConfig(name, problem=f"{prefix}URL must be an http(s) URL, got {base_url!r}")
+    auth = (env.get(prefix + "AUTH") or "none").strip().lower()
+    if auth not in AUTH_MODES:
+        return BackendConfig(
+            name, problem=f"{prefix}AUTH must be one of {', '.join(AUTH_MODES)}, got {auth!r}"
+        )
+    key = (env.get(prefix + "KEY") or "").strip()
+    if auth in ("api-key", "bearer") and not key:
+        return BackendConfig(name, problem=f"{prefix}AUTH={auth} needs {prefix}KEY")
+    return BackendConfig(
+        name,
+        base_url=base_url,
+        auth=auth,
+        key=key,
+        key_header=(env.get(prefix + "KEY_HEADER") or "X-API-Key").strip(),
+        # Cloud Run checks the audience against the service URL, which has no path.
+        audience=(env.get(prefix + "AUDIENCE") or "").strip() or _origin(base_url),
+        timeout_s=timeout_s,
+        retries=retries,
+    )
+
+
+# --- The deadline on every socket read -----------------------------------------------------
+#
+# A socket timeout bounds one recv(), not a call: a backend that sends one byte a second never
+# trips a 3-second read timeout. So while a call is in flight, ``_io_deadline`` holds the
+# monotonic time by which it must be over, and the connections of our session read through
+# ``_DeadlineReader``, which re-arms the socket timeout to what is left before *every* recv()
+# and refuses to read once the time is up. That covers the status line, the headers and the
+# body alike. The hook point is ``http.client.HTTPConnection.response_class`` (the class that
+# parses the response from ``sock.makefile("rb")``), set on our own subclasses of urllib3's
+# connections, which our own connection pools use, which only our adapter mounts: nothing
+# global is patched, and other users of requests/urllib3 in the process are unaffected.
+
+_io_deadline = contextvars.ContextVar("fulfillment_backend_io_deadline", default=None)
+
+
+class _DeadlineReader(io.RawIOBase):
+    """A socket reader whose every recv() is bounded by what is left until ``at``."""
+
+    def __init__(self, raw, sock, at):
+        super().__init__()
+        self._raw = raw
+        self._sock = sock
+        self._at = at
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        left = self._at - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("backend call deadline passed")
+        self._sock.settimeout(left)
+        return self._raw.readinto(buffer)
+
+    def fileno(self):
+        return self._raw.fileno()
+
+    def close(self):
+        self._raw.close()
+        super().close()
+
+
+class _DeadlineSocket:
+    """Stands in for the socket while ``http.client`` builds its response reader."""
+
+    def __init__(self, sock, at):
+        self._sock = sock
+        self._at = at
+
+    def makefile(self, mode="rb"):
+        # buffering=0 gives the socket's raw reader (and takes the usual reference on the
+        # socket, released when the reader is closed).
+        return io.BufferedReader(
+            _DeadlineReader(self._sock.makefile(mode, buffering=0), self._sock, self._at)
+        )
+
+
+def _adapter_class():
+    """requests' HTTPAdapter, with pools whose connections read under ``_io_deadline``.
+
+    Built on first use: it imports requests, urllib3 and http.client.
+    """
+    import http.client
+
+    from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    class DeadlineResponse(http.client.HTTPResponse):
+        def __init__(self, sock, *args, **kwargs):
+            at = _io_deadline.get()
+            super().__init__(sock if at is None else _DeadlineSocket(sock, at), *args, **kwargs)
+
+    class DeadlineHTTPConnection(HTTPConnection):
+        response_class = DeadlineResponse
+
+    class DeadlineHTTPSConnection(HTTPSConnection):
+        response_class = DeadlineResponse
+
+    class DeadlineHTTPConnectionPool(HTTPConnectionPool):
+        ConnectionCls = DeadlineHTTPConnection
+
+    class DeadlineHTTPSConnectionPool(HTTPSConnectionPool):
+        ConnectionCls = DeadlineHTTPSConnection
+
+    pool_classes = {"http": DeadlineHTTPConnectionPool, "https": DeadlineHTTPSConnectionPool}
+
+    class DeadlineAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = pool_classes
+
+        def proxy_manager_for(self, proxy, **proxy_kwargs):
+            manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+            if not proxy.lower().startswith("socks"):  # SOCKS managers bring their own pools
+                manager.pool_classes_by_scheme = pool_classes
+            return manager
+
+    return DeadlineAdapter
+
+
+# --- ID tokens (Cloud Run service-to-service) -----------------------------------------------
+
+
+def _token_expiry(token):
+    """The ``exp`` claim of a JWT, read without verifying it (we minted it; we only need when)."""
+    import base64
+
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        return 0.0  # unreadable: use it for this call only
+
+
+def _mint_id_token(session, audience):
+    # google-auth costs ~100 ms to import: only backends in id-token mode pay for it.
+    import google.auth.transport.requests
+    import google.oauth2.id_token
+
+    class DeadlineBoundRequest(google.auth.transport.requests.Request):
+        # google-auth waits up to 120 s for the metadata server by default; the caller of a
+        # webhook does not. Same total bound as a backend call (see _io_deadline).
+        def __call__(self, url, method="GET", body=None, headers=None, timeout=None, **kwargs):
+            left = max(deadline.remaining(), FAIL_FAST_S)
+            timeout = left if timeout is None else min(timeout, left)
+            token = _io_deadline.set(time.monotonic() + timeout)
+            try:
+                return super().__call__(url, method, body, headers, timeout=timeout, **kwargs)
+            finally:
+                _io_deadline.reset(token)
+
+    return google.oauth2.id_token.fetch_id_token(DeadlineBoundRequest(session), audience)
+
+
+# --- The client ----------------------------------------------------------------------------
+
+
+class _Failed(Exception):
+    """One attempt failed with ``error``; ``retry`` says which retries are safe.
+
+    ``retry`` is ``"connect"`` (the request never left: safe to repeat even a POST that
+    carries an idempotency key), ``"read"`` (safe to repeat a read) or ``None``.
+    """
+
+    def __init__(self, error, retry=None, retry_after=None):
+        super().__init__(error)
+        self.error = error
+        self.retry = retry
+        self.retry_after = retry_after
+
+
+class Client:
+    """Owns what all backends of a process share: the pooled HTTP session, each backend's
+    configuration, the answer cache and the ID tokens. Thread-safe.
+
+        client = Client(env={"BACKEND_STORE_URL": "http://127.0.0.1:8081"})
+        client.backend("store", spoken_name="our order system").get_json("/orders/1")
+
+    Handlers use the process-wide client through ``backend()``; build your own for tests or
+    tools. ``env`` defaults to ``os.environ``, read at first use, never at construction.
+    """
+
+    def __init__(self, env=None, *, cache_clock=time.monotonic):
+        self._env = env
+        self._cache_clock = cache_clock
+        self._lock = threading.Lock()  # guards lazy creation of the session
+        self._session = None
+        self._settings = None
+        self._configs = {}
+        self._config_lock = threading.Lock()  # separate: resolving may start the demo store
+        self._cache = None
+        self._cache_lock = threading.Lock()
+        self._tokens = {}  # audience -> (token, exp)
+        self._token_lock = threading.Lock()
+
+    def backend(self, name, spoken_name=None):
+        """A handle on backend ``name`` through this client (see ``backend()``)."""
+        return Backend(name, spoken_name, client=self)
+
+    # -- lazily built shared state --
+
+    @property
+    def env(self):
+        return os.environ if self._env is None else self._env
+
+    def settings(self):
+        """Process-wide settings: ``{"trust_env": bool, "max_body_bytes": int}``."""
+        if self._settings is None:
+            env = self.env
+            try:
+                max_body_bytes = _env_number(env, "BACKEND_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, int)
+            except ValueError as err:
+                log.error("%s; using %d", err, DEFAULT_MAX_BODY_BYTES)
+                max_body_bytes = DEFAULT_MAX_BODY_BYTES
+            self._settings = {
+                "trust_env": (env.get("BACKEND_TRUST_ENV") or "").strip().lower() == "true",
+                "max_body_bytes": max_body_bytes,
+            }
+        return self._settings
+
+    def session(self):
+        """The pooled ``requests.Session`` shared by every backend and thread; built once."""
+        session = self._session
+        if session is None:
+            with self._lock:
+                if self._session is None:
+                    self._session = self._new_session()
+                session = self._session
+        return session
+
+    def _new_session(self):
+        import requests
+
+        session = requests.Session()
+        # Proxies, netrc and CA bundles from the environment only when asked: on Cloud
+        # Functions they are never meant for backend calls, and reading them costs per call.
+        session.trust_env = self.settings()["trust_env"]
+        adapter = _adapter_class()(
+            pool_connections=POOL_SIZE,
+            pool_maxsize=POOL_SIZE,
+            pool_block=False,  # a 65th concurrent call opens a spare connection instead of waiting
+            max_retries=0,  # retries are ours: they know the deadline and the method
+        )
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers.update({"User-Agent": _USER_AGENT, "Accept": "application/json"})
+        return session
+
+    def config(self, name):
+        """The resolved ``BackendConfig`` of ``name``; read from the environment once."""
+        config = self._configs.get(name)
+        if config is None:
+            with self._config_lock:
+                config = self._configs.get(name)
+                if config is None:
+                    config = _read_config(name, self.env)
+                    if config.problem:
+                        log.error("backend %r cannot be called: %s", name, config.problem)
+                    self._configs[name] = config
+        return config
+
+    def _answer_cache(self):
+        if self._cache is None:
+            import cachetools
+
+            with self._cache_lock:
+                if self._cache is None:
+                    # TLRU: each entry carries its own time-to-use, so every call may choose
+                    # its own cache_ttl; a TTLCache has one TTL for all.
+                    self._cache = cachetools.TLRUCache(
+                        maxsize=CACHE_MAX_ENTRIES,
+                        ttu=lambda _key, entry, now: now + entry[0],
+                        timer=self._cache_clock,
+                    )
+        return self._cache
+
+    def cache_get(self, key):
+        cache = self._answer_cache()
+        with self._cache_lock:
+            entry = cache.get(key)
+        return None if entry is None else entry[1:]
+
+    def cache_put(self, key, ttl, status, body):
+        cache = self._answer_cache()
+        with self._cache_lock:
+            cache[key] = (ttl, status, body)
+
+    def id_token(self, audience):
+        """A Google ID token for ``audience``, minted once and reused until 5 min before expiry."""
+        cached = self._tokens.get(audience)
+        if cached and time.time() < cached[1] - ID_TOKEN_REFRESH_MARGIN_S:
+            return cached[0]
+        # One refresh at a time; the others wait for it and reuse its token, but no longer
+        # than their own deadline allows.
+        if not self._token_lock.acquire(timeout=max(deadline.remaining(), 0.0)):
+            raise TimeoutError("no time left while another thread refreshed the ID token")
+        try:
+            cached = self._tokens.get(audience)
+            if cached and time.time() < cached[1] - ID_TOKEN_REFRESH_MARGIN_S:
+                return cached[0]
+            try:
+                token = _mint_id_token(self.session(), audience)
+            except Exception:
+                if cached and time.time() < cached[1] - 30:
+                    # Still valid for a while: better than failing the caller's turn.
+                    log.warning("could not refresh the ID token for %s; using the current one", audience)
+                    return cached[0]
+                raise
+            self._tokens[audience] = (token, _token_expiry(token))
+            return token
+        finally:
+            self._token_lock.release()
+
+    def close(self):
+        """Close the pooled connections (tests, or a worker shutting down)."""
+        with self._lock:
+            session, self._session = self._session, None
+        if session is not None:
+            session.close()
+
+
+_client = Client()
+
+
+def reset(client=None):
+    """Replace the process-wide client (tests; after changing the environment).
+
+    reset()  # forget session, configuration, cache and tokens; re-read env on next call
+    """
+    global _client
+    old, _client = _client, client or Client()
+    old.close()
+    return _client
+
+
+def backend(name, spoken_name=None):
+    """A handle on the backend ``name``; cheap, so fine at module level.
+
+        store = backend("store", spoken_name="our order system")
+        store.get_json("/orders/ORD-1")
+
+    ``name`` picks the configuration (``BACKEND_STORE_URL`` ...); ``spoken_name`` is what the
+    caller hears when it fails ("our order system isn't answering right now").
+    """
+    return Backend(name, spoken_name)
+
+
+class Backend:
+    """One backend, as handlers see it: ``get_json`` and ``post_json``."""
+
+    __slots__ = ("name", "spoken_name", "_client")
+
+    def __init__(self, name, spoken_name=None, *, client=None):
+        if not _NAME_RE.match(name):
+            raise ValueError(f"backend name must be lower-case letters, digits and '-', got {name!r}")
+        self.name = name
+        self.spoken_name = spoken_name or f"our {name.replace('-', ' ')} system"
+        self._client = client  # None: the process-wide client, looked up per call (see reset)
+
+    def __repr__(self):
+        return f"Backend({self.name!r}, spoken_name={self.spoken_name!r})"
+
+    @property
+    def client(self):
+        return self._client or _client
+
+    @property
+    def config(self):
+        return self.client.config(self.name)
+
+    # --- the calls -----------------------------------------------------------------------
+
+    def get_json(self, path, *, params=None, cache_ttl=None, expect=None):
+        """GET ``path`` and return its JSON; reads are retried while the deadline allows.
+
+            order = store.get_json("/orders/ORD-1", expect=dict)
+            weather.get_json("/weather/current", params={"city": "Oslo"}, cache_ttl=600)
+
+        ``cache_ttl`` (seconds) answers repeats of the same path and params from memory;
+        ``expect`` (a type, as in ``expect()``) checks the top-level shape.
+        """
+        if not cache_ttl:
+            return self._checked(self._call("GET", path, params=params), expect)
+        key = (self.name, path, tuple(sorted((str(k), str(v)) for k, v in (params or {}).items())))
+        hit = self.client.cache_get(key)
+        if hit is not None:
+            status, body = hit
+            _record(
+                backend=self.name,
+                method="GET",
+                path=path,
+                status=status,
+                outcome="ok",
+                ms=0.0,
+                attempts=0,
+                cached=True,
+            )
+            return self._checked(self._decode(body, path), expect)
+        data, status, body = self._call("GET", path, params=params, keep_body=True)
+        self.client.cache_put(key, cache_ttl, status, body)
+        return self._checked(data, expect)
+
+    def post_json(self, path, payload, *, idempotency_key=None, expect=None):
+        """POST ``payload`` as JSON to ``path``; 200 or 201 with a JSON body is success.
+
+            store.post_json("/orders/ORD-1/returns", {"item_id": "SKU-9"},
+                            idempotency_key=idempotency_key(req.response_id, "return", "SKU-9"))
+
+        Never retried, except when it carries ``idempotency_key`` and the connection could
+        not even be opened. Pass a key for every side effect: the backend then performs it
+        once however often the turn is delivered.
+        """
+        headers = {"Content-Type": "application/json"}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        data = self._call("POST", path, body=body, headers=headers, idempotent=bool(idempotency_key))
+        return self._checked(data, expect)
+
+    def _checked(self, data, kind):
+        _answered_by.set(self.spoken_name)
+        return data if kind is None else expect(data, kind)
+
+    # --- machinery -------------------------------------------------------------------------
+
+    def _call(self, method, path, *, params=None, body=None, headers=None, idempotent=False, keep_body=False):
+        if (
+            not path.startswith("/")
+            or path.startswith("//")
+            or "/../" in path + "/"
+            or "?" in path
+            or "#" in path
+        ):
+            # Paths are built from caller input: refuse anything that could leave the backend's
+            # tree or smuggle a query. Handlers pass query values in ``params``.
+            raise ValueError(f"backend path must be an absolute path without '..', '?' or '#': {path!r}")
+        started = time.monotonic()
+        attempts = 0
+        status = None
+        outcome = "ok"
+        try:
+            config = self.client.config(self.name)
+            if config.problem:
+                raise Unavailable(config.problem, system=self.spoken_name)
+            while True:
+                left = deadline.remaining()
+                if left < FAIL_FAST_S:
+                    raise Timeout(
+                        f"{self.name}: {method} {path}: only {left * 1000:.0f} ms left",
+                        system=self.spoken_name,
+                    )
+                attempts += 1
+                try:
+                    data, status, raw_body = self._attempt(config, method, path, params, body, headers)
+                    return (data, status, raw_body) if keep_body else data
+                except _Failed as failed:
+                    status = failed.error.status
+                    delay = self._retry_delay(config, method, idempotent, attempts, failed)
+                    if delay is None:
+                        raise failed.error from failed.__cause__
+                    log.debug(
+                        "%s: %s %s failed (%s); retrying in %.0f ms",
+                        self.name,
+                        method,
+                        path,
+                        failed.error,
+                        delay * 1000,
+                    )
+                    time.sleep(delay)
+        except BackendError as err:
+            outcome = err.outcome
+            status = err.status
+            # detail names the backend, method and path; never a query value, body or key.
+            log.warning("backend call failed: %s [%s, %d attempt(s)]", err.detail, err.outcome, attempts)
+            raise
+        finally:
+            _record(
+                backend=self.name,
+                method=method,
+                path=path,
+                status=status,
+                outcome=outcome,
+                ms=round((time.monotonic() - started) * 1000, 1),
+                attempts=attempts,
+                cached=False,
+            )
+
+    def _retry_delay(self, config, method, idempotent, attempts, failed):
+        """Seconds to wait before the next attempt, or ``None`` if there must be none."""
+        if failed.retry is None or attempts > config.retries:
+            return None
+        # A POST whose connection was never opened sent nothing: the backend cannot have acted
+        # on it, so sending it again cannot double the side effect; and the idempotency key
+        # makes even a wrong guess about that harmless. Any other failure (reset, timeout,
+        # 5xx) may come after the backend acted: never repeat it here.
+        if method != "GET" and not (idempotent and failed.retry == "connect"):
+            return None
+        import random
+
+        ceiling = BACKOFF_BASE_S * 2 ** (attempts - 1)
+        delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not crypto
+        if failed.retry_after is not None:
+            if failed.retry_after > MAX_RETRY_AFTER_S:
+                return None
+            delay = max(delay, failed.retry_after)
+        if deadline.remaining() - delay < RETRY_MIN_ATTEMPT_S:
+            return None
+        return delay
+
+    def _attempt(self, config, method, path, params, body, headers):
+        import requests
+
+        client = self.client
+        send_headers = self._auth_headers(config)  # may mint an ID token: time passes
+        if headers:
+            send_headers.update(headers)
+        timeout = min(config.timeout_s, deadline.remaining())
+        if timeout < FAIL_FAST_S:
+            raise _Failed(self._timeout(method, path, max(timeout, 0.0), "before sending"))
+        token = _io_deadline.set(time.monotonic() + timeout)
+        response = None
+        try:
+            try:
+                response = client.session().request(
+                    method,
+                    config.base_url + path,
+                    params=params,
+                    data=body,
+                    headers=send_headers,
+                    timeout=(timeout, timeout),
+                    stream=True,
+                    allow_redirects=False,
+                )
+            except requests.exceptions.ConnectTimeout as err:
+                raise _Failed(self._timeout(method, path, timeout, "connecting"), "connect") from err
+            except requests.exceptions.ReadTimeout as err:
+                raise _Failed(self._timeout(method, path, timeout, "waiting for the answer"), "read") from err
+            except requests.exceptions.SSLError as err:
+                # Certificates do not fix themselves within a turn: no retry.
+                raise _Failed(self._unavailable(method, path, f"TLS failed: {_cause(err)}")) from err
+            except requests.exceptions.ConnectionError as err:
+                retry = "connect" if _never_connected(err) else "read"
+                raise _Failed(
+                    self._unavailable(method, path, f"connection failed: {_cause(err)}"), retry
+                ) from err
+            except requests.exceptions.RequestException as err:
+                raise _Failed(self._unavailable(method, path, f"request failed: {_cause(err)}")) from err
+
+            status = response.status_code
+            try:
+                raw_body = self._read_body(
+                    response, client.settings()["max_body_bytes"], method, path, timeout
+                )
+            except _Failed:
+                if 200 <= status < 300:
+                    raise
+                raw_body = b""  # the status alone says what went wrong
+            if status in JSON_OK_STATUSES:
+                _require_json_type(response, self, method, path, status)
+                return self._decode(raw_body, path, status), status, raw_body
+            raise self._status_failure(response, status, raw_body, method, path)
+        finally:
+            _io_deadline.reset(token)
+            if response is not None:
+                response.close()
+
+    def _read_body(self, response, cap, method, path, timeout):
+        """The body, read under the deadline and capped at ``cap`` bytes (decoded)."""
+        import urllib3.exceptions
+
+        raw = response.raw
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > cap:
+            # Closing without reading discards the connection (it still holds the body).
+            raise _Failed(self._too_big(method, path, cap, response.status_code))
+        chunks = []
+        size = 0
+        try:
+            while True:
+                chunk = raw.read(_READ_CHUNK, decode_content=True)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > cap:
+                    raise _Failed(self._too_big(method, path, cap, response.status_code))
+                chunks.append(chunk)
+        except urllib3.exceptions.ReadTimeoutError as err:
+            raise _Failed(self._timeout(method, path, timeout, "reading the answer"), "read") from err
+        except urllib3.exceptions.DecodeError as err:
+            raise _Failed(
+                BadBackendData(
+                    f"{self.name}: {method} {path}: undecodable content-encoding",
+                    system=self.spoken_name,
+                    status=response.status_code,
+                )
+            ) from err
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            # A reset or truncation mid-body is the transport failing, not the backend
+            # breaking its contract: Unavailable, and a read may try again.
+            raise _Failed(
+                self._unavailable(method, path, f"answer cut off: {_cause(err)}", response.status_code),
+                "read",
+            ) from err
+        # Reading to the end has returned the connection to the pool already, so closing the
+        # response afterwards does not close the connection; on any failure above it does.
+        return b"".join(chunks)
+
+    def _decode(self, raw_body, path, status=200):
+        try:
+            return json.loads(raw_body)
+        except (ValueError, RecursionError) as err:
+            raise BadBackendData(
+                f"{self.name}: {path}: the answer is not JSON", system=self.spoken_name, status=status
+            ) from err
+
+    def _status_failure(self, response, status, raw_body, method, path):
+        where = f"{self.name}: {method} {path}"
+        system = self.spoken_name
+        if 300 <= status < 400:
+            return _Failed(
+                BadBackendData(
+                    f"{where}: answered {status} (redirects are not followed)", system=system, status=status
+                )
+            )
+        if 200 <= status < 300:
+            return _Failed(
+                BadBackendData(
+                    f"{where}: answered {status}, expected 200 or 201 with JSON", system=system, status=status
+                )
+            )
+        if status == 404:
+            return _Failed(NotFound(f"{where}: not found", system=system, status=status))
+        if status in RETRYABLE_STATUSES:
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+            return _Failed(
+                Unavailable(f"{where}: answered {status}", system=system, status=status), "read", retry_after
+            )
+        if status >= 500:
+            return _Failed(Unavailable(f"{where}: answered {status}", system=system, status=status))
+        if status in (401, 403):
+            config = self.config
+            log.error(
+                "backend %s refused our credentials (%d): check %sAUTH (%s) and its key",
+                self.name, status, BackendConfig.env_prefix(self.name), config.auth,
+            )  # fmt: skip
+        if status == 408:
+            return _Failed(Unavailable(f"{where}: answered 408", system=system, status=status))
+        code = _error_code(response, raw_body)
+        err = Rejected(
+            f"{where}: answered {status}" + (f" ({code})" if code else ""), system=system, status=status
+        )
+        err.code = code  # the backend's machine-readable reason, for the handler to word
+        return _Failed(err)
+
+    def _auth_headers(self, config):
+        if config.auth == "api-key":
+            return {config.key_header: config.key}
+        if config.auth == "bearer":
+            return {"Authorization": f"Bearer {config.key}"}
+        if config.auth == "id-token":
+            try:
+                return {"Authorization": f"Bearer {self.client.id_token(config.audience)}"}
+            except Exception as err:
+                log.error(
+                    "backend %s: could not mint an ID token for %s: %s",
+                    self.name,
+                    config.audience,
+                    _cause(err),
+                )
+                kind = Timeout if isinstance(err, TimeoutError) else Unavailable
+                raise _Failed(
+                    kind(f"{self.name}: no ID token ({_cause(err)})", system=self.spoken_name)
+                ) from err
+        return {}
+
+    def _timeout(self, method, path, timeout, doing):
+        return Timeout(
+            f"{self.name}: {method} {path}: no answer within {timeout:.2f} s ({doing})",
+            system=self.spoken_name,
+        )
+
+    def _unavailable(self, method, path, why, status=None):
+        return Unavailable(f"{self.name}: {method} {path}: {why}", system=self.spoken_name, status=status)
+
+    def _too_big(self, method, path, cap, status):
+        return BadBackendData(
+            f"{self.name}: {method} {path}: answer over {cap} bytes (BACKEND_MAX_BODY_BYTES)",
+            system=self.spoken_name,
+            status=status,
+        )
+
+
+def _require_json_type(response, backend, method, path, status):
+    media = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise _Failed(
+            BadBackendData(
+                f"{backend.name}: {method} {path}: answered {media or 'no content type'}, not JSON",
+                system=backend.spoken_name,
+                status=status,
+            )
+        )
+
+
+def _error_code(response, raw_body):
+    """The backend's machine-readable error code (``code`` or ``error.code``), if it has one.
+
+    Only a short token is kept (``return-window-closed``), never free text: handlers may word
+    it for the caller, and the backend's own sentences must not reach the caller.
+    """
+    if "json" not in (response.headers.get("Content-Type") or "") or not raw_body:
+        return None
+    try:
+        data = json.loads(raw_body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    code = data.get("code")
+    if code is None and isinstance(data.get("error"), dict):
+        code = data["error"].get("code")
+    return code if isinstance(code, str) and _ERROR_CODE_RE.match(code) else None
+
+
+def _retry_after(raw):
+    """Retry-After in seconds if given as a number; an HTTP date is treated as "too long"."""
+    if raw is None:
+        return None
+    try:
+        return max(float(raw), 0.0)
+    except ValueError:
+        return float("inf")
+
+
+def _never_connected(err):
+    """True if ``err`` is a connection that was never opened, so no byte of the request left."""
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+    reason = err.args[0] if err.args else None
+    return isinstance(reason, MaxRetryError) and isinstance(reason.reason, NewConnectionError)
+
+
+def _cause(err):
+    """A short reason for logs: the innermost exception's class name (its text may hold URLs).
+
+    requests wraps urllib3 wraps the socket error: ``ConnectionError(MaxRetryError(reason=
+    NewConnectionError))``, ``ProtocolError("Connection broken", ConnectionResetError())``.
+    """
+    for _ in range(8):  # wrappers nest a few levels deep; never loop on a cycle
+        reason = getattr(err, "reason", None)
+        inner = reason if isinstance(reason, BaseException) else None
+        if inner is None:
+            inner = next((arg for arg in err.args if isinstance(arg, BaseException)), None)
+        if inner is None or inner is err:
+            break
+        err = inner
+    return type(err).__name__
+
+
+# --- Shape checks for backend data -----------------------------------------------------------
+
+# The spoken name of the backend whose answer was returned last in this context: the data a
+# handler checks is, in practice, the answer it just received, so a failed check names the
+# right system without every check having to say which.
+_answered_by = contextvars.ContextVar("fulfillment_backend_answered_by", default=None)
+
+
+def expect(value, kind, what="the answer"):
+    """``value`` if it is a ``kind`` (a type or a tuple of types), else ``BadBackendData``.
+
+        matches = expect(customers.get_json("/customers", params={"email": email}), list)
+
+    JSON-minded: ``bool`` is not an ``int``, and an ``int`` is a ``float``.
+    """
+    if _is_kind(value, kind):
+        return value
+    raise BadBackendData(
+        f"{what} is {type(value).__name__}, expected {_kind_name(kind)}",
+        system=_answered_by.get() or "our system",
+    )
+
+
+def field(data, name, kind, *, required=True):
+    """``data[name]`` checked to be a ``kind``; ``BadBackendData`` if it is not.
+
+        status = field(order, "status", str)
+        tracking = field(order, "tracking_number", str, required=False)  # None if absent
+
+    Absent or ``null`` is an error unless ``required=False`` (then ``None``); a value of the
+    wrong type is always an error.
+    """
+    expect(data, dict, what=f"the object holding {name!r}")
+    value = data.get(name)
+    if value is None:
+        if not required:
+            return None
+        raise BadBackendData(f"the answer has no {name!r}", system=_answered_by.get() or "our system")
+    return expect(value, kind, what=repr(name))
+
+
+def _is_kind(value, kind):
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) and bool not in kinds:
+        return False
+    if float in kinds and isinstance(value, int):
+        return True
+    return isinstance(value, kinds)
+
+
+def _kind_name(kind):
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(k.__name__ for k in kinds)
