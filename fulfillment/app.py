@@ -1,0 +1,331 @@
+"""The tag router, and the one error policy every webhook call follows.
+
+    from fulfillment.app import WebhookApp
+    from fulfillment import Response
+
+    app = WebhookApp()
+
+    @app.tag("lookup-order")
+    def lookup_order(request):
+        return Response(f"Looking up {request.param('order_id')}.")
+
+    app.resolve({"fulfillmentInfo": {"tag": "lookup-order"}})      # dict in, dict out
+    app.handle_http(flask_request)                                 # the functions-framework face
+
+Error policy (from the CX error-event semantics, CONTRACT.md §5.5). A non-2xx answer makes
+Dialogflow raise a ``webhook.error.*`` event, and *silently drops the turn's webhook answer*
+when the route has a transition target. So everything that is part of a conversation answers
+200 with words for the caller and ``webhook_outcome`` for the flow; only requests that are not
+a conversation at all are refused:
+
+=================================================  ======  ==============================
+what happened                                      status  ``webhook_outcome`` / event
+=================================================  ======  ==============================
+handler answered                                   200     ``ok`` or the handler's own
+backend not found / rejected / down / slow / bad   200     ``not-found``, ``rejected``,
+                                                           ``unavailable``, ``timeout``,
+                                                           ``bad-backend-data``
+tag no handler serves                              200     ``unknown-tag`` (logged ERROR)
+handler raised an unexpected exception             200     ``error`` (logged with traceback)
+body not JSON / not an object / wrong field types  400     ``webhook.error.bad-request``
+missing or invalid credentials                     401     ``webhook.error.rejected``
+valid identity, not allowed                        403     ``webhook.error.rejected``
+method other than POST (GET/HEAD: status)          405     —
+body over ``MAX_REQUEST_BYTES``                    413     ``webhook.error``
+content type other than application/json           415     ``webhook.error``
+Google's signing keys unreachable                  503     ``webhook.error.unavailable``
+=================================================  ======  ==============================
+
+Every error body is JSON: ``{"error": {"code": "...", "message": "..."}}``.
+"""
+
+import hashlib
+import json
+import logging
+import time
+
+from fulfillment import logs
+from fulfillment._validate import SchemaViolation, parse_body
+from fulfillment.backend import backend_calls
+from fulfillment.config import Settings, csv
+from fulfillment.deadline import Deadline
+from fulfillment.errors import (
+    BackendError,
+    BadRequest,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RequestError,
+    UnsupportedMediaType,
+)
+from fulfillment.request import WebhookRequest
+from fulfillment.response import Response, encode, fit
+
+__version__ = "1.0.0"
+
+log = logging.getLogger("fulfillment")
+summary_log = logging.getLogger("fulfillment.call")
+
+UNKNOWN_TAG_TEXT = "I'm sorry, I can't help with that here yet. Let me get you to someone who can."
+HANDLER_ERROR_TEXT = "I'm sorry, something went wrong on my side. Please try again in a moment."
+TOO_LARGE_TEXT = "I'm sorry, I found more than I can say at once. Could you narrow it down?"
+
+# Outcomes that are worth a retry: a repeated call must not replay them.
+_TRANSIENT = frozenset({"unavailable", "timeout", "error", "bad-backend-data"})
+
+_JSON = {"Content-Type": "application/json"}
+
+
+class Handler:
+    __slots__ = ("func", "side_effects", "tag")
+
+    def __init__(self, tag, func, side_effects):
+        self.tag = tag
+        self.func = func
+        self.side_effects = side_effects
+
+
+class WebhookApp:
+    """A registry of tag handlers, and the code that serves one webhook call."""
+
+    def __init__(self, *, settings=None, authenticator=None, version=__version__):
+        self.settings = settings or Settings.from_env()
+        self.version = version
+        self._handlers = {}
+        self._authenticator = authenticator
+        self._replay = None
+        self._allowed_log_params = frozenset(
+            name.lower() for name in csv(self.settings.env.get("LOG_ALLOW_PARAMS"))
+        )
+        self._project = logs.project_id(self.settings.env)
+
+    # -- registry ----------------------------------------------------------------------------
+
+    def tag(self, name, *, side_effects=False):
+        """Register a handler for ``fulfillmentInfo.tag == name``.
+
+        ``side_effects=True`` marks a tag that changes something in a backend (a return, a
+        booking): repeated calls for the same turn are answered from memory, not re-run.
+        A tag registered twice is an error at import time, not a surprise in production.
+        """
+        if not isinstance(name, str) or not name.strip() or name != name.strip():
+            raise ValueError(f"a tag must be a non-empty string without outer spaces, got {name!r}")
+
+        def register(func):
+            existing = self._handlers.get(name)
+            if existing is not None:
+                raise ValueError(
+                    f"tag {name!r} is already served by {existing.func.__module__}.{existing.func.__qualname__}"
+                )
+            self._handlers[name] = Handler(name, func, side_effects)
+            return func
+
+        return register
+
+    @property
+    def tags(self):
+        """The tags this app serves, sorted."""
+        return tuple(sorted(self._handlers))
+
+    @property
+    def authenticator(self):
+        if self._authenticator is None:
+            from fulfillment.auth import Authenticator
+
+            self._authenticator = Authenticator.from_env(self.settings.env)
+        return self._authenticator
+
+    def start(self):
+        """Check the configuration and say how the service runs. Call once at start-up."""
+        logs.configure(self.settings.env)
+        auth = self.authenticator
+        log.info(
+            "%s %s serving %d tags; %s; webhook budget %.2f s",
+            self.settings.service,
+            self.version,
+            len(self._handlers),
+            auth.describe(),
+            self.settings.budget_s,
+        )
+        return self
+
+    # -- one call, as a pure function --------------------------------------------------------
+
+    def resolve(self, body):
+        """Serve one WebhookRequest given as a dict; returns the WebhookResponse dict.
+
+        Raises ``BadRequest`` when ``body`` is not a valid WebhookRequest. No HTTP, no auth:
+        this is what tests and other transports call.
+        """
+        data = encode(body) if isinstance(body, dict) else b""
+        if not isinstance(body, dict):
+            raise BadRequest("the request body must be a JSON object")
+        answer, _ = self._serve(data, {})
+        return _decode(answer)
+
+    def _serve(self, data, summary):
+        """Parse, dispatch and encode one call. Returns ``(bytes, request-or-None)``."""
+        try:
+            body = parse_body(data)
+        except SchemaViolation as err:
+            raise BadRequest(f"not a WebhookRequest: {err}") from None
+        request = WebhookRequest(body)
+        summary["tag"] = request.tag
+        handler = self._handlers.get(request.tag)
+        context = logs.current()
+        if context is not None:
+            context.labels["tag"] = request.tag
+            if request.session_id:
+                context.labels["session_id"] = request.session_id
+        with Deadline(self.settings.budget_s):
+            if handler is not None and handler.side_effects and request.detect_intent_response_id:
+                if self._replay is None:
+                    from fulfillment.replay import ReplayCache
+
+                    self._replay = ReplayCache(self.settings.replay_ttl_s)
+                key = (request.detect_intent_response_id, request.tag)
+                (answer, outcome), replayed = self._replay.run(
+                    key,
+                    hashlib.sha256(data).digest(),
+                    lambda: self._answer(request, handler),
+                    keep=lambda result: result[1] not in _TRANSIENT,
+                )
+                summary["replayed"] = replayed
+            else:
+                answer, outcome = self._answer(request, handler)
+        summary["outcome"] = outcome
+        return answer, request
+
+    def _answer(self, request, handler):
+        """Run the handler under the error policy; returns ``(encoded answer, outcome)``."""
+        if handler is None:
+            log.error("no handler serves tag %r (served: %s)", request.tag, ", ".join(self.tags) or "none")
+            reply = Response(UNKNOWN_TAG_TEXT).with_outcome("unknown-tag")
+        else:
+            try:
+                reply = handler.func(request)
+                if reply is None:
+                    reply = Response()
+                elif not isinstance(reply, Response):
+                    raise TypeError(
+                        f"handler for {request.tag!r} returned {type(reply).__name__}, not Response"
+                    )
+            except BackendError as err:
+                log.warning(
+                    "backend error in %r: %s (%s)",
+                    request.tag,
+                    type(err).__name__,
+                    err.detail or "no detail",
+                )
+                reply = Response(err.sentence()).with_outcome(err.outcome)
+            except Exception:
+                log.exception("handler for %r failed", request.tag)
+                reply = Response(HANDLER_ERROR_TEXT).with_outcome("error")
+        try:
+            body = reply.to_dict(request)
+        except Exception:
+            log.exception("response of %r could not be rendered", request.tag)
+            reply = Response(HANDLER_ERROR_TEXT).with_outcome("error")
+            body = reply.to_dict(request)
+        answer, _cuts = fit(body, self.settings.max_response_bytes, TOO_LARGE_TEXT)
+        return answer, reply.outcome
+
+    # -- one call, over HTTP -------------------------------------------------------------------
+
+    def handle_http(self, request):
+        """The functions-framework face: a Flask request in, ``(body, status, headers)`` out."""
+        started = time.perf_counter()
+        headers = request.headers
+        summary = {}
+        with logs.call_context(headers, project=self._project), backend_calls() as calls:
+            status = 200
+            try:
+                summary["identity"] = self.authenticator.check(headers)
+                method = request.method
+                if method == "POST":
+                    answer, parsed = self._serve(self._read_body(request), summary)
+                    if parsed is not None:
+                        _describe(parsed, summary, self._allowed_log_params)
+                elif method in ("GET", "HEAD"):
+                    answer = encode(self.status())
+                else:
+                    raise MethodNotAllowed(
+                        f"{method} is not served: POST a WebhookRequest", headers={"Allow": "GET, HEAD, POST"}
+                    )
+                out_headers = _JSON
+            except RequestError as err:
+                status = err.status
+                summary["outcome"] = err.code
+                summary["error"] = err.message
+                if getattr(err, "reason", None):
+                    summary["reason"] = err.reason
+                answer = encode(err.body())
+                out_headers = {**_JSON, **err.headers}
+            except Exception:
+                # Our own bug: still JSON, never a traceback or an HTML page.
+                log.exception("unexpected error serving a webhook call")
+                status = 500
+                summary["outcome"] = "internal-error"
+                answer = encode({"error": {"code": "internal", "message": "internal error"}})
+                out_headers = _JSON
+            summary["status"] = status
+            summary["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+            if calls:
+                summary["backend_calls"] = [_call_for_log(call) for call in calls]
+            severity = logging.INFO if status < 400 else logging.WARNING
+            if summary.get("outcome") in ("error", "unknown-tag", "internal-error"):
+                severity = logging.ERROR
+            if summary_log.isEnabledFor(severity):
+                summary_log.log(
+                    severity,
+                    "%s %s %s",
+                    summary.get("tag") or request.method,
+                    status,
+                    summary.get("outcome", ""),
+                    extra={"fields": {"call": summary}},
+                )
+        return answer, status, out_headers
+
+    def _read_body(self, request):
+        if request.mimetype != "application/json":
+            raise UnsupportedMediaType(
+                f"Content-Type must be application/json, got {request.mimetype or 'none'!r}"
+            )
+        limit = self.settings.max_request_bytes
+        length = request.content_length
+        if length is not None and length > limit:
+            raise PayloadTooLarge(f"the body is {length} bytes; the limit is {limit}")
+        data = request.stream.read(limit + 1)
+        if len(data) > limit:
+            raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
+        return data
+
+    def status(self):
+        """The small JSON status answered to GET."""
+        return {
+            "service": self.settings.service,
+            "version": self.version,
+            "status": "ok",
+            "tags": list(self.tags),
+        }
+
+
+def _describe(request, summary, allowed):
+    """The parts of a call worth logging, with parameter values redacted."""
+    summary["session_id"] = request.session_id
+    summary["detect_intent_response_id"] = request.detect_intent_response_id
+    summary["query_kind"] = request.query_kind
+    summary["language"] = request.language_code
+    params = request.session_params
+    if params:
+        summary["session_params"] = logs.redact_params(params, allowed)
+
+
+def _call_for_log(call):
+    entry = dict(call)
+    if "path" in entry:
+        entry["path"] = logs.redact_path(entry["path"])
+    return entry
+
+
+def _decode(data):
+    return json.loads(data)

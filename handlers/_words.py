@@ -1,0 +1,52 @@
+"""How numbers, money and dates sound when the agent says them."""
+
+import datetime
+
+_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+
+
+def money(amount, currency="USD"):
+    """``money(1250.5)`` → ``"$1,250.50"``; ``money(-3, "EUR")`` → ``"minus €3.00"``."""
+    symbol = _SYMBOLS.get((currency or "").upper())
+    sign = "minus " if amount < 0 else ""
+    figure = f"{abs(amount):,.2f}"
+    return f"{sign}{symbol}{figure}" if symbol else f"{sign}{figure} {currency}"
+
+
+def day(date, today=None):
+    """``"today"``, ``"tomorrow"``, ``"yesterday"``, else ``"Monday, December 1"``."""
+    today = today or datetime.date.today()
+    delta = (date - today).days
+    if delta == 0:
+        return "today"
+    if delta == 1:
+        return "tomorrow"
+    if delta == -1:
+        return "yesterday"
+    return f"{date:%A}, {date:%B} {date.day}"
+
+
+def on_day(date, today=None):
+    """``day()`` for after a verb: ``"tomorrow"``, ``"on Monday, December 1"``."""
+    spoken = day(date, today)
+    return spoken if spoken in ("today", "tomorrow", "yesterday") else f"on {spoken}"
+
+
+def sentence_case(text):
+    """Capitalize the first letter only (``str.capitalize`` would lower-case month names)."""
+    return text[:1].upper() + text[1:]
+
+
+def clock(time):
+    """``15:00`` → ``"3 PM"``, ``09:30`` → ``"9:30 AM"``."""
+    hour = time.hour % 12 or 12
+    suffix = "AM" if time.hour < 12 else "PM"
+    return f"{hour} {suffix}" if time.minute == 0 else f"{hour}:{time.minute:02d} {suffix}"
+
+
+def spoken_list(items):
+    """``["a", "b", "c"]`` → ``"a, b and c"``."""
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]

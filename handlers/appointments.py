@@ -1,0 +1,94 @@
+"""Appointments: is that date possible, and book it.
+
+Backend ``booking`` (``BACKEND_BOOKING_URL``, Bearer key in ``BACKEND_BOOKING_KEY``):
+``POST /appointments`` with service, date, time and customer; answers 201 with a confirmation.
+"""
+
+import datetime
+
+from fulfillment import Rejected, Response
+from fulfillment.backend import backend, field, idempotency_key
+from fulfillment.values import as_date, as_text, as_time
+from handlers import app
+from handlers._words import clock, day, on_day, sentence_case
+
+bookings = backend("booking", spoken_name="our booking system")
+
+# How far ahead the calendar is open.
+BOOKING_HORIZON_DAYS = 90
+
+
+@app.tag("validate-appointment-date")
+def validate_appointment_date(request):
+    """Form validation: the date must be today or later, and within the booking horizon."""
+    date = as_date(request.param("date"))
+    today = datetime.date.today()
+    if date is None:
+        problem = "Sorry, I didn't catch the date."
+    elif date < today:
+        problem = f"{sentence_case(day(date))} has already passed."
+    elif (date - today).days > BOOKING_HORIZON_DAYS:
+        problem = f"We can only book up to {BOOKING_HORIZON_DAYS} days ahead."
+    else:
+        return Response().set(date=date.isoformat())
+    return (
+        Response(f"{problem} What day would you like to come in?")
+        .invalidate("date")
+        .with_outcome("invalid-input")
+    )
+
+
+BOOKING_REFUSALS = {
+    "slot-taken": "That time is already taken. Would another time that day work?",
+    "outside-hours": "We're open from 9 AM to 5 PM, with appointments every half hour. "
+    "What time would suit you?",
+    "date-in-past": "That date has already passed. What day would you like to come in?",
+    "unknown-service": "I'm sorry, we don't offer that service. We can book a haircut, a consultation, "
+    "a dental cleaning or a car service.",
+}
+
+
+@app.tag("book-appointment", side_effects=True)
+def book_appointment(request):
+    service = as_text(request.param("service"))
+    date = as_date(request.param("date"))
+    time = as_time(request.param("time"))
+    name = as_text(request.param("customer_name"))
+    missing = [
+        what for what, value in (("service", service), ("date", date), ("time", time)) if value is None
+    ]
+    if missing:
+        return Response(f"To book, I still need the {' and the '.join(missing)}.").with_outcome(
+            "invalid-input"
+        )
+
+    try:
+        booking = bookings.post_json(
+            "/appointments",
+            {
+                "service": service.lower().replace(" ", "-"),
+                "date": date.isoformat(),
+                "time": f"{time:%H:%M}",
+                "customer": {
+                    "name": name or "",
+                    "email": as_text(request.param("customer_email")) or "",
+                    "phone": as_text(request.param("customer_phone")) or request.caller_id,
+                },
+            },
+            idempotency_key=idempotency_key(request.detect_intent_response_id, request.tag),
+        )
+    except Rejected as refusal:
+        sentence = BOOKING_REFUSALS.get(refusal.code, "I'm sorry, I couldn't book that appointment.")
+        return Response(sentence).with_outcome("rejected")
+
+    confirmation = field(booking, "confirmation_id", str)
+    return (
+        Response(
+            f"You're booked for a {service.lower()} {on_day(date)} at {clock(time)}. "
+            f"Your confirmation number is {confirmation}."
+        )
+        .success(booked=service.lower())
+        .set(
+            confirmation_id=confirmation, appointment_date=date.isoformat(), appointment_time=f"{time:%H:%M}"
+        )
+    )

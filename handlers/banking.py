@@ -1,0 +1,74 @@
+"""Banking: what's my balance, what did I spend recently?
+
+Backend ``bank`` (``BACKEND_BANK_URL``): ``GET /accounts/{id}``,
+``GET /accounts/{id}/transactions?limit=5``.
+"""
+
+import re
+
+from fulfillment import NotFound, Response
+from fulfillment import richcontent as rc
+from fulfillment.backend import backend, expect, field
+from fulfillment.values import as_date, as_text
+from handlers import app
+from handlers._words import day, money
+
+accounts = backend("bank", spoken_name="our banking system")
+
+ACCOUNT_ID = re.compile(r"^ACC-?(\d{8})$", re.IGNORECASE)
+ASK_ACCOUNT = "What's your account number? It starts with ACC and has eight digits."
+RECENT = 5
+
+
+def account_id_of(request):
+    raw = as_text(request.param("account_id")) or as_text(request.param("account_number"))
+    match = ACCOUNT_ID.match(raw.replace(" ", "")) if raw else None
+    return f"ACC-{match[1]}" if match else None
+
+
+@app.tag("account-balance")
+def account_balance(request):
+    account_id = account_id_of(request)
+    if account_id is None:
+        return Response(ASK_ACCOUNT).with_outcome("invalid-input")
+    try:
+        account = accounts.get_json(f"/accounts/{account_id}")
+    except NotFound:
+        return Response(f"I couldn't find account {account_id}.").with_outcome("not-found")
+
+    currency = field(account, "currency", str)
+    balance = field(account, "balance", (int, float))
+    available = field(account, "available_balance", (int, float))
+    sentence = f"Your balance is {money(balance, currency)}"
+    if available != balance:
+        sentence += f", and {money(available, currency)} of it is available to spend"
+    return Response(sentence + ".").set(account_id=account_id, balance=balance, available_balance=available)
+
+
+@app.tag("recent-transactions")
+def recent_transactions(request):
+    account_id = account_id_of(request)
+    if account_id is None:
+        return Response(ASK_ACCOUNT).with_outcome("invalid-input")
+    try:
+        history = accounts.get_json(f"/accounts/{account_id}/transactions", params={"limit": RECENT})
+    except NotFound:
+        return Response(f"I couldn't find account {account_id}.").with_outcome("not-found")
+
+    transactions = expect(field(history, "transactions", list), list)[:RECENT]
+    if not transactions:
+        return Response("There are no recent transactions on that account.").set(transaction_count=0)
+
+    lines = []
+    for item in transactions:
+        item = expect(item, dict)
+        when = as_date(field(item, "date", str))
+        amount = money(field(item, "amount", (int, float)), field(item, "currency", str))
+        lines.append(f"{day(when) if when else 'recently'}, {amount} at {field(item, 'description', str)}")
+    count = len(lines)
+    heading = "Here is your last transaction" if count == 1 else f"Here are your last {count} transactions"
+    return (
+        Response(f"{heading}: " + "; ".join(lines) + ".")
+        .rich(rc.description("Recent transactions", *lines))
+        .set(transaction_count=count)
+    )

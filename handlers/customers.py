@@ -1,0 +1,58 @@
+"""Customers: who is calling, and is that a usable email address?
+
+Backend ``store`` (``BACKEND_STORE_URL``): ``GET /customers?email=`` answers a list.
+"""
+
+import re
+
+from fulfillment import Response
+from fulfillment.backend import backend, expect, field
+from fulfillment.values import as_text
+from handlers import app
+
+customers = backend("store", spoken_name="our customer system")
+
+# Deliberately simple: one @, no spaces, a dot in the domain. The backend is the judge of
+# whether the address exists; this only catches what speech recognition got wrong.
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+
+
+def email_of(request):
+    raw = as_text(request.param("customer_email")) or as_text(request.param("email"))
+    if raw is None:
+        return None
+    # Speech often gives "jane dot doe at example dot com".
+    spoken = re.sub(r"\s+at\s+", "@", raw.strip(), flags=re.IGNORECASE)
+    spoken = re.sub(r"\s+dot\s+", ".", spoken, flags=re.IGNORECASE)
+    email = spoken.replace(" ", "").lower()
+    return email if EMAIL.match(email) else None
+
+
+@app.tag("validate-email")
+def validate_email(request):
+    """Form validation: re-prompt when the email address does not parse."""
+    email = email_of(request)
+    if email is None:
+        return (
+            Response("Sorry, I didn't catch a valid email address. Could you say it again, slowly?")
+            .invalidate("customer_email")
+            .with_outcome("invalid-input")
+        )
+    return Response().set(customer_email=email)
+
+
+@app.tag("get-customer-info")
+def get_customer_info(request):
+    email = email_of(request)
+    if email is None:
+        return Response("What's the email address on your account?").with_outcome("invalid-input")
+    matches = expect(customers.get_json("/customers", params={"email": email}), list)
+    if not matches:
+        return Response("I couldn't find an account with that email address.").with_outcome("not-found")
+    customer = expect(matches[0], dict)
+    name = field(customer, "name", str)
+    first_name = name.split()[0] if name.split() else name
+    return Response(f"Thanks, {first_name}. I found your account.").set(
+        customer_name=name,
+        customer_id=field(customer, "id", (str, int)),
+    )

@@ -1,0 +1,44 @@
+"""Inventory: is this product in stock, in my size and colour?
+
+Backend ``store`` (``BACKEND_STORE_URL``): ``GET /inventory?product_id=&size=&color=``.
+Stock changes slowly compared to a conversation, so answers are cached for a minute.
+"""
+
+from fulfillment import NotFound, Response
+from fulfillment.backend import backend, field
+from fulfillment.values import as_text
+from handlers import app
+
+inventory = backend("store", spoken_name="our inventory system")
+
+STOCK_CACHE_S = 60
+
+
+@app.tag("check-inventory")
+def check_inventory(request):
+    product_id = as_text(request.param("product_id"))
+    size = as_text(request.param("size"))
+    color = as_text(request.param("color"))
+    if product_id is None:
+        return Response("Which product are you looking for? The product code starts with SKU.").with_outcome(
+            "invalid-input"
+        )
+
+    query = {"product_id": product_id.upper()}
+    if size:
+        query["size"] = size
+    if color:
+        query["color"] = color
+    try:
+        stock = inventory.get_json("/inventory", params=query, cache_ttl=STOCK_CACHE_S)
+    except NotFound:
+        return Response(f"I couldn't find a product with the code {product_id}.").with_outcome("not-found")
+
+    name = field(stock, "name", str, required=False) or product_id
+    quantity = field(stock, "quantity", int)
+    what = " ".join(part for part in (color, name) if part) + (f" in size {size}" if size else "")
+    if quantity > 0:
+        sentence = f"Good news: the {what} is in stock, with {quantity} available."
+    else:
+        sentence = f"Sorry, the {what} is out of stock right now."
+    return Response(sentence).set(in_stock=quantity > 0, quantity=quantity)

@@ -1,0 +1,36 @@
+"""Weather: what's it like in a city right now?
+
+Backend ``weather`` (``BACKEND_WEATHER_URL``, API key in ``BACKEND_WEATHER_KEY``): a
+third-party API with the weatherapi.com shape, ``GET /weather/current?city=``. The weather
+does not change within ten minutes, and the API is billed per call: answers are cached.
+"""
+
+from fulfillment import NotFound, Response
+from fulfillment.backend import backend, field
+from fulfillment.values import as_text
+from handlers import app
+
+weather = backend("weather", spoken_name="the weather service")
+
+WEATHER_CACHE_S = 600
+
+
+@app.tag("get-weather")
+def get_weather(request):
+    city = as_text(request.param("city"))
+    if city is None:
+        return Response("Which city would you like the weather for?").with_outcome("invalid-input")
+    try:
+        report = weather.get_json(
+            "/weather/current", params={"city": city.title()}, cache_ttl=WEATHER_CACHE_S
+        )
+    except NotFound:
+        return Response(f"Sorry, I don't have the weather for {city}.").with_outcome("not-found")
+
+    place = field(field(report, "location", dict), "name", str)
+    now = field(report, "current", dict)
+    temperature = round(field(now, "temp_c", (int, float)))
+    condition = field(field(now, "condition", dict), "text", str).lower()
+    return Response(f"Right now in {place} it's {temperature} degrees Celsius and {condition}.").set(
+        weather_city=place, temperature_c=temperature, weather_condition=condition
+    )

@@ -1,0 +1,133 @@
+"""The router as a pure dict-in, dict-out call: registry, error policy, replay."""
+
+import threading
+import time
+
+import pytest
+
+from fulfillment import NotFound, Response, Timeout, Unavailable
+from fulfillment.app import HANDLER_ERROR_TEXT, UNKNOWN_TAG_TEXT, WebhookApp
+from fulfillment.config import Settings
+from fulfillment.errors import BadRequest
+from tests.conftest import assert_valid_response, cx_request, outcome_of, texts_of
+
+
+@pytest.fixture
+def webhook():
+    return WebhookApp(settings=Settings.from_env({"AUTH_MODES": "none"}))
+
+
+def test_a_registered_tag_answers_and_others_fall_back(webhook):
+    @webhook.tag("greet")
+    def greet(request):
+        return Response(f"Hello {request.param('name')}.")
+
+    out = assert_valid_response(webhook.resolve(cx_request("greet", {"NAME": "Ada"})))
+    assert texts_of(out) == ["Hello Ada."] and outcome_of(out) == "ok"
+
+    out = assert_valid_response(webhook.resolve(cx_request("nobody-serves-this")))
+    assert texts_of(out) == [UNKNOWN_TAG_TEXT] and outcome_of(out) == "unknown-tag"
+    assert webhook.tags == ("greet",)
+
+
+def test_duplicate_and_malformed_tags_fail_at_registration(webhook):
+    webhook.tag("once")(lambda request: None)
+    with pytest.raises(ValueError, match="already served"):
+        webhook.tag("once")(lambda request: None)
+    for bad in ("", " padded ", None, 3):
+        with pytest.raises(ValueError):
+            webhook.tag(bad)
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome", "words"),
+    [
+        (NotFound("x", system="our order system"), "not-found", "couldn't find"),
+        (Unavailable("down", system="our order system"), "unavailable", "our order system isn't answering"),
+        (Timeout("slow", system="our order system"), "timeout", "our order system is taking too long"),
+    ],
+)
+def test_backend_errors_a_handler_lets_through_become_true_sentences(webhook, error, outcome, words):
+    @webhook.tag("t")
+    def failing(request):
+        raise error
+
+    out = assert_valid_response(webhook.resolve(cx_request("t")))
+    assert outcome_of(out) == outcome and words in texts_of(out)[0]
+    assert "down" not in texts_of(out)[0] and "slow" not in texts_of(out)[0]  # never the backend's words
+
+
+def test_a_handler_bug_answers_200_with_an_apology_and_logs_the_traceback(webhook, caplog):
+    @webhook.tag("buggy")
+    def buggy(request):
+        return {"not": "a Response"}["missing"]
+
+    out = assert_valid_response(webhook.resolve(cx_request("buggy")))
+    assert texts_of(out) == [HANDLER_ERROR_TEXT] and outcome_of(out) == "error"
+    assert any(r.exc_info for r in caplog.records)
+
+
+def test_a_handler_returning_the_wrong_type_is_a_handler_bug(webhook):
+    webhook.tag("wrong")(lambda request: {"fulfillmentResponse": {}})
+    webhook.tag("none")(lambda request: None)
+    assert outcome_of(webhook.resolve(cx_request("wrong"))) == "error"
+    assert assert_valid_response(webhook.resolve(cx_request("none"))) == {
+        "sessionInfo": {"parameters": {"webhook_outcome": "ok"}}
+    }
+
+
+def test_invalid_requests_raise_bad_request(webhook):
+    for body in ([], "x", {"fulfillmentInfo": {"tag": 5}}, {"sessionInfo": {"parameters": []}}):
+        with pytest.raises(BadRequest):
+            webhook.resolve(body)
+
+
+def test_side_effects_happen_once_per_turn_and_tag(webhook):
+    calls = []
+
+    @webhook.tag("book", side_effects=True)
+    def book(request):
+        calls.append(1)
+        time.sleep(0.05)
+        return Response(f"Booked #{len(calls)}.")
+
+    body = cx_request("book", {"service": "haircut"}, response_id="turn-1")
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(webhook.resolve(body))) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
+    assert all(texts_of(r) == ["Booked #1."] for r in results)
+
+    # Another turn is another booking; a changed body for the same turn is not "identical".
+    webhook.resolve(cx_request("book", {"service": "haircut"}, response_id="turn-2"))
+    webhook.resolve(cx_request("book", {"service": "massage"}, response_id="turn-1"))
+    assert len(calls) == 3
+
+
+def test_transient_failures_are_not_replayed(webhook):
+    attempts = []
+
+    @webhook.tag("pay", side_effects=True)
+    def pay(request):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise Unavailable("down", system="our payment system")
+        return Response("Paid.")
+
+    body = cx_request("pay", response_id="turn-9")
+    assert outcome_of(webhook.resolve(body)) == "unavailable"
+    assert texts_of(webhook.resolve(body)) == ["Paid."]
+    assert texts_of(webhook.resolve(body)) == ["Paid."]
+    assert len(attempts) == 2
+
+
+def test_handlers_run_under_the_webhook_deadline(webhook):
+    from fulfillment import deadline
+
+    seen = []
+    webhook.tag("time")(lambda request: seen.append(deadline.remaining()))
+    webhook.resolve(cx_request("time"))
+    assert 0 < seen[0] <= webhook.settings.budget_s

@@ -1,0 +1,126 @@
+"""The HTTP face, in-process through functions-framework: statuses, errors, fixtures."""
+
+import copy
+import json
+
+import pytest
+
+from tests.conftest import CONTRACT_EXAMPLES, assert_valid_response, post
+
+REQUEST_FIXTURES = sorted(
+    [*CONTRACT_EXAMPLES.glob("cx_requests/*.json"), *CONTRACT_EXAMPLES.glob("synthetic/request_*.json")]
+)
+INVALID_RESPONSE_FIXTURES = [
+    CONTRACT_EXAMPLES / "cx_responses/node_configure_optional_form_param.json",
+    CONTRACT_EXAMPLES / "cx_responses/pds_v3beta1_optional_or_required_value_17.json",
+]
+
+
+def json_error(response, status):
+    assert response.status_code == status, response.data
+    assert response.headers["Content-Type"].startswith("application/json")
+    body = response.get_json()
+    assert set(body) == {"error"} and body["error"]["code"] and body["error"]["message"]
+    assert b"Traceback" not in response.data and b"<html" not in response.data.lower()
+    return body["error"]
+
+
+@pytest.mark.parametrize("path", REQUEST_FIXTURES, ids=lambda p: p.name)
+def test_every_contract_request_answers_200_under_its_own_tag(client, path):
+    response = post(client, path.read_bytes())
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    assert_valid_response(response.data)
+
+
+def test_every_contract_request_answers_200_under_every_registered_tag(client, app):
+    for path in REQUEST_FIXTURES:
+        for tag in app.tags:
+            body = json.loads(path.read_text())
+            body.setdefault("fulfillmentInfo", {})["tag"] = tag
+            response = post(client, body)
+            assert response.status_code == 200, (path.name, tag, response.data)
+            assert_valid_response(response.data)
+
+
+@pytest.mark.parametrize("path", INVALID_RESPONSE_FIXTURES, ids=lambda p: p.name)
+def test_the_strict_check_rejects_the_invalid_response_fixtures(path):
+    with pytest.raises(Exception, match=r"VALID|parameterInfo|displayName|Parse|parse"):
+        assert_valid_response(path.read_bytes())
+
+
+def test_get_answers_a_small_status(client, app):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "service": app.settings.service,
+        "version": app.version,
+        "status": "ok",
+        "tags": list(app.tags),
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        (b"{not json", "JSON"),
+        (b"", "JSON"),
+        (b"[1, 2]", "object"),
+        (b'"a string"', "object"),
+        (b"null", "object"),
+        (b'{"fulfillmentInfo": {"tag": 7}}', "fulfillmentInfo.tag"),
+        (b'{"sessionInfo": {"parameters": ["a"]}}', "sessionInfo.parameters"),
+        (b'{"text": "a", "transcript": "b"}', ""),
+        (b'{"a": 1, "a": 2}', "uplicate"),
+        (b'{"languageCode": NaN}', ""),
+        (b"\xff\xfe{}", ""),
+        (b"[" * 5000 + b"]" * 5000, ""),
+    ],
+)
+def test_broken_bodies_answer_400_json(client, data, fragment):
+    error = json_error(post(client, data), 400)
+    assert fragment in error["message"]
+
+
+def test_wrong_methods_answer_405_with_allow(client):
+    for method in ("put", "delete", "patch"):
+        response = getattr(client, method)("/", data="{}", headers={"Content-Type": "application/json"})
+        json_error(response, 405)
+        assert response.headers["Allow"] == "GET, HEAD, POST"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_wrong_content_types_answer_415(client, content_type):
+    headers = {"Content-Type": content_type} if content_type else {}
+    json_error(client.post("/", data=b"{}", headers=headers), 415)
+
+
+def test_json_with_a_charset_is_fine(client):
+    response = client.post("/", data=b"{}", headers={"Content-Type": "application/json; charset=utf-8"})
+    assert response.status_code == 200
+
+
+def test_oversized_bodies_answer_413_without_being_read(client, app):
+    limit = app.settings.max_request_bytes
+    big = json.dumps({"sessionInfo": {"parameters": {"blob": "x" * limit}}})
+    json_error(post(client, big), 413)
+
+
+def test_framework_errors_are_json_too(client):
+    json_error(client.get("/favicon.ico"), 404)
+    json_error(client.get("/robots.txt"), 404)
+
+
+def test_a_request_under_another_path_is_still_served(client):
+    assert post(client, {"fulfillmentInfo": {"tag": "x"}}).status_code == 200
+    response = client.post("/webhook", data="{}", headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+
+
+def test_unknown_fields_and_snake_case_are_accepted(client):
+    body = json.loads((CONTRACT_EXAMPLES / "synthetic/request_all_fields_text_query.json").read_text())
+    odd = copy.deepcopy(body)
+    odd["someFutureField"] = {"x": [1, 2]}
+    odd["messages"][0]["source"] = "VIRTUAL_AGENT"
+    odd["fulfillment_info"] = odd.pop("fulfillmentInfo")
+    assert_valid_response(post(client, odd).data)

@@ -1,0 +1,198 @@
+"""Structured logs: the Cloud Logging shape, trace headers, concurrency, redaction."""
+
+import io
+import json
+import logging
+import threading
+
+import pytest
+
+from fulfillment import Response, logs
+from fulfillment.app import WebhookApp
+from fulfillment.config import Settings
+from tests.conftest import cx_request
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+@pytest.fixture
+def captured():
+    """Records formatted by the JSON formatter into a buffer, one line each."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.JsonFormatter())
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    root.removeHandler(handler)
+    root.setLevel(old_level)
+
+
+@pytest.mark.parametrize(
+    ("headers", "trace", "span", "sampled"),
+    [
+        ({"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"}, TRACE_ID, "00f067aa0ba902b7", True),
+        ({"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-00"}, TRACE_ID, "00f067aa0ba902b7", False),
+        ({"X-Cloud-Trace-Context": f"{TRACE_ID}/1;o=1"}, TRACE_ID, "0000000000000001", True),
+        (
+            {"X-Cloud-Trace-Context": f"{TRACE_ID}/12345678901234567890;o=0"},
+            TRACE_ID,
+            "ab54a98ceb1f0ad2",
+            False,
+        ),
+        ({"X-Cloud-Trace-Context": TRACE_ID}, TRACE_ID, "", None),
+        # traceparent wins over X-Cloud-Trace-Context; a broken traceparent falls back.
+        (
+            {"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01", "X-Cloud-Trace-Context": "abc/2;o=1"},
+            TRACE_ID,
+            "00f067aa0ba902b7",
+            True,
+        ),
+        ({"traceparent": "garbage", "X-Cloud-Trace-Context": "abc/2;o=1"}, "abc", "0000000000000002", True),
+        ({"traceparent": f"00-{'0' * 32}-00f067aa0ba902b7-01"}, "", "", None),
+        ({}, "", "", None),
+    ],
+)
+def test_trace_headers_map_to_cloud_logging_fields(headers, trace, span, sampled):
+    full, span_id, is_sampled = logs.parse_trace(headers, "my-project")
+    assert full == (f"projects/my-project/traces/{trace}" if trace else "")
+    assert (span_id, is_sampled) == (span, sampled)
+
+
+def test_decimal_span_ids_are_converted_to_16_hex_digits():
+    _, span, _ = logs.parse_trace({"X-Cloud-Trace-Context": "abc/18446744073709551615;o=1"}, "p")
+    assert span == "ffffffffffffffff"
+    _, span, _ = logs.parse_trace({"X-Cloud-Trace-Context": "abc/18446744073709551616;o=1"}, "p")
+    assert span == ""  # out of range: dropped, not wrapped
+
+
+def test_no_project_means_no_trace_field():
+    assert logs.parse_trace({"X-Cloud-Trace-Context": f"{TRACE_ID}/1;o=1"}, "")[0] == ""
+
+
+def test_records_carry_severity_message_trace_labels_and_tracebacks(captured):
+    headers = {"X-Cloud-Trace-Context": f"{TRACE_ID}/1;o=1"}
+    with logs.call_context(headers, project="p", labels={"tag": "lookup-order"}):
+        logging.getLogger("handlers.orders").warning("order system slow: %d ms", 900)
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            logging.getLogger("handlers.orders").exception("failed")
+    first, second = captured()
+    assert first["severity"] == "WARNING" and first["message"] == "order system slow: 900 ms"
+    assert first[logs.TRACE] == f"projects/p/traces/{TRACE_ID}"
+    assert first[logs.SPAN_ID] == "0000000000000001" and first[logs.TRACE_SAMPLED] is True
+    assert first[logs.LABELS] == {"tag": "lookup-order"}
+    assert second["severity"] == "ERROR" and "RuntimeError: boom" in second["stack_trace"]
+    assert "\n" not in json.dumps(second)  # one line
+
+
+def test_text_format_is_one_readable_line():
+    record = logging.LogRecord(
+        "fulfillment.call", logging.INFO, __file__, 1, "lookup-order 200 ok", None, None
+    )
+    record.fields = {"call": {"tag": "lookup-order", "latency_ms": 3.2}}
+    with logs.call_context(None, labels={"tag": "lookup-order"}):
+        line = logs.TextFormatter().format(record)
+    assert "\n" not in line and "INFO" in line and "[lookup-order]" in line and "latency_ms" in line
+
+
+def test_configure_reads_level_and_format():
+    handler = logs.configure({"LOG_LEVEL": "warning", "LOG_FORMAT": "text"})
+    try:
+        assert logging.getLogger().level == logging.WARNING
+        assert isinstance(handler.formatter, logs.TextFormatter)
+        again = logs.configure({})
+        assert sum(getattr(h, "_fulfillment", False) for h in logging.getLogger().handlers) == 1
+        assert isinstance(again.formatter, logs.JsonFormatter)
+    finally:
+        logs.configure({"LOG_LEVEL": "INFO"})
+    with pytest.raises(ValueError, match="LOG_LEVEL"):
+        logs.configure({"LOG_LEVEL": "LOUD"})
+
+
+SECRETS = ("jane.doe@example.com", "4111 1111 1111 1111", "Jane Doe", "my home is 12 Elm St")
+
+
+class FakeHttpRequest:
+    """The parts of a Flask request the router reads."""
+
+    def __init__(self, body, headers):
+        self.method = "POST"
+        self.headers = {"Content-Type": "application/json", **headers}
+        self.mimetype = "application/json"
+        self._data = json.dumps(body).encode()
+        self.content_length = len(self._data)
+        self.stream = io.BytesIO(self._data)
+
+
+def test_concurrent_calls_keep_their_own_trace_and_session_and_redact_values(captured):
+    webhook = WebhookApp(
+        settings=Settings.from_env(
+            {"AUTH_MODES": "none", "GOOGLE_CLOUD_PROJECT": "p", "LOG_ALLOW_PARAMS": "order_id"}
+        )
+    )
+    barrier = threading.Barrier(8)
+
+    @webhook.tag("echo")
+    def echo(request):
+        barrier.wait(timeout=5)  # all eight calls are in flight at once
+        logging.getLogger("handlers.test").info("handling %s", request.session_id)
+        return Response("ok")
+
+    def call(i):
+        body = cx_request(
+            "echo",
+            {"email": SECRETS[0], "card": SECRETS[1], "name": SECRETS[2], "order_id": f"ORD-{i}", "n": i},
+            text=SECRETS[3],
+        )
+        body["sessionInfo"]["session"] = f"projects/p/locations/l/agents/a/sessions/session-{i}"
+        headers = {"traceparent": f"00-{i:032x}-{i:016x}-01", "Authorization": "Bearer secret-token-value"}
+        webhook.handle_http(FakeHttpRequest(body, headers))
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(1, 9)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    records = captured()
+    handled = [r for r in records if r["message"].startswith("handling")]
+    summaries = [r for r in records if r.get("call")]
+    assert len(handled) == 8 and len(summaries) == 8
+    for record in handled:
+        i = int(record["message"].rsplit("-", 1)[1])
+        assert record[logs.TRACE] == f"projects/p/traces/{i:032x}"
+        assert record[logs.LABELS]["session_id"] == f"session-{i}"
+    for record in summaries:
+        call = record["call"]
+        i = int(call["session_id"].rsplit("-", 1)[1])
+        assert record[logs.TRACE] == f"projects/p/traces/{i:032x}" and record[logs.SPAN_ID] == f"{i:016x}"
+        assert call["tag"] == "echo" and call["status"] == 200 and call["outcome"] == "ok"
+        assert call["query_kind"] == "text" and call["language"] == "en"
+        assert call["detect_intent_response_id"] and call["latency_ms"] >= 0
+        assert call["session_params"]["order_id"] == f"ORD-{i}"  # allowlisted
+        assert call["session_params"]["email"] == logs.REDACTED
+        assert call["session_params"]["n"] == logs.REDACTED
+    text = json.dumps(records)
+    for secret in (*SECRETS, "secret-token-value"):
+        assert secret not in text
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["jane@example.com", 42, 4.5, True, {"amount": 10, "currency": "USD"}, ["a", "b"], {"year": 2026}],
+)
+def test_redaction_holds_for_every_value_kind(value):
+    assert logs.redact_params({"p": value}, allowed=frozenset()) == {"p": logs.REDACTED}
+    allowed = logs.redact_params({"p": value}, allowed=frozenset({"p"}))
+    # Allowed scalars pass; structures never do, even when allowed.
+    assert allowed["p"] == (value if not isinstance(value, (dict, list)) else logs.REDACTED)
+
+
+def test_backend_paths_lose_their_identifiers():
+    assert logs.redact_path("/orders/ORD-1001/returns") == "/orders/:id/returns"
+    assert logs.redact_path("/customers?email=jane@example.com") == "/customers"
+    assert logs.redact_path("/accounts/ACC-12345678/transactions") == "/accounts/:id/transactions"
