@@ -418,6 +418,12 @@ if has_mode id-token; then
     set_env AUTH_AUDIENCES "https://$REGION-$PROJECT.cloudfunctions.net/$FUNCTION_NAME,https://$FUNCTION_NAME-$PROJECT_NUMBER.$REGION.run.app"
   fi
   [[ -n $(get_env AUTH_PROJECT_NUMBER || true) ]] || set_env AUTH_PROJECT_NUMBER "$PROJECT_NUMBER"
+  allowed_emails=$(get_env AUTH_ALLOWED_EMAILS || true)
+  # The service checks AUTH_ALLOWED_EMAILS instead of (not on top of) the service agent.
+  if [[ -n $allowed_emails && $PROJECT_NUMBER =~ ^[0-9]+$ &&
+    ",${allowed_emails// /}," != *",service-$PROJECT_NUMBER@gcp-sa-dialogflow.iam.gserviceaccount.com,"* ]]; then
+    note "AUTH_ALLOWED_EMAILS replaces the default and lacks service-$PROJECT_NUMBER@gcp-sa-dialogflow.iam.gserviceaccount.com: the service will refuse Dialogflow's calls"
+  fi
 fi
 
 yaml_quote() {

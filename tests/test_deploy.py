@@ -342,6 +342,19 @@ def test_force_open_allows_auth_none(deploy):
     assert "AUTH_AUDIENCES" not in env_vars
 
 
+def test_allowed_emails_without_the_dialogflow_agent_are_flagged(deploy):
+    smoke = "smoke@my-project.iam.gserviceaccount.com"
+
+    lacking = deploy("--project-number", PROJECT_NUMBER, "--env", f"AUTH_ALLOWED_EMAILS={smoke}")
+    complete = deploy(
+        "--project-number", PROJECT_NUMBER, "--env", f"AUTH_ALLOWED_EMAILS={SERVICE_AGENT},{smoke}"
+    )
+
+    assert lacking.returncode == complete.returncode == 0
+    assert f"lacks {SERVICE_AGENT}" in lacking.stderr
+    assert "AUTH_ALLOWED_EMAILS" not in complete.stderr
+
+
 def test_failing_gcloud_stops_the_run_with_exit_1(deploy):
     deploy.extra_env["FAKE_GCLOUD_FAIL"] = "functions deploy"
 
