@@ -6,7 +6,7 @@
     order = store.get_json(f"/orders/{order_id}", expect=dict)  # or raises a BackendError
     status = field(order, "status", str)                        # or raises BadBackendData
     store.post_json(f"/orders/{order_id}/returns", {"item_id": item},
-                    idempotency_key=idempotency_key(request.response_id, "return", item))
+                    idempotency_key=idempotency_key(request.detect_intent_response_id, "return", item))
     backend("weather", spoken_name="the weather service").get_json(
         "/weather/current", params={"city": city}, cache_ttl=600)
 
@@ -71,7 +71,13 @@ RETRY_MIN_ATTEMPT_S = 0.2
 BACKOFF_BASE_S = 0.1
 # A 429/503 asking for a longer pause than this is not retried within one webhook call.
 MAX_RETRY_AFTER_S = 1.0
+# Answers worth repeating a read for. 500 is included: on a read it is usually a restarting
+# instance or a failover, and a GET is safe to repeat. 501 and 505 will not change; they are
+# Unavailable at once. 429 that outlives the retries is Unavailable too: it is "not now", not
+# "never" (which is what Rejected says).
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Success for get_json and post_json. Any other 2xx (202 "accepted, maybe later", 204 "no
+# body") is not what a JSON contract promises, so it is BadBackendData, never a silent None.
 JSON_OK_STATUSES = frozenset({200, 201})
 CACHE_MAX_ENTRIES = 1024
 ID_TOKEN_REFRESH_MARGIN_S = 300.0
@@ -239,7 +245,8 @@ def _read_config(name, env):
         )
 
     if urlsplit(base_url).scheme not in ("http", "https") or not urlsplit(base_url).netloc:
-        return BackendConfig(name, problem=f"{prefix}URL must be an http(s) URL, got {base_url!r}")
+        # The value is not echoed: a mistyped URL may still carry a password.
+        return BackendConfig(name, problem=f"{prefix}URL is not an http(s) URL")
     auth = (env.get(prefix + "AUTH") or "none").strip().lower()
     if auth not in AUTH_MODES:
         return BackendConfig(
@@ -649,7 +656,7 @@ class Backend:
         """POST ``payload`` as JSON to ``path``; 200 or 201 with a JSON body is success.
 
             store.post_json("/orders/ORD-1/returns", {"item_id": "SKU-9"},
-                            idempotency_key=idempotency_key(req.response_id, "return", "SKU-9"))
+                            idempotency_key=idempotency_key(request.detect_intent_response_id, "return"))
 
         Never retried, except when it carries ``idempotency_key`` and the connection could
         not even be opened. Pass a key for every side effect: the backend then performs it
@@ -889,6 +896,8 @@ class Backend:
                 self.name, status, BackendConfig.env_prefix(self.name), config.auth,
             )  # fmt: skip
         if status == 408:
+            # The backend gave up waiting for our request: a transient hiccup, not a refusal
+            # of what we asked (Rejected promises that repeating it will not help).
             return _Failed(Unavailable(f"{where}: answered 408", system=system, status=status))
         code = _error_code(response, raw_body)
         err = Rejected(
