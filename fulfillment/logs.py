@@ -116,6 +116,9 @@ def current():
 # --- Formatters ----------------------------------------------------------------------------
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":"))
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record, in the shape Cloud Logging understands."""
 
@@ -142,7 +145,7 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             # The whole traceback in one field of the same line: Error Reporting reads it.
             entry["stack_trace"] = "".join(traceback.format_exception(*record.exc_info))
-        return json.dumps(entry, ensure_ascii=False, default=str, separators=(",", ":"))
+        return _ENCODER.encode(entry)
 
 
 class TextFormatter(logging.Formatter):
@@ -168,9 +171,18 @@ def _short(value):
     return str(value)
 
 
+# The last second formatted, with its text: strftime is the slow part. One tuple, replaced
+# whole, so concurrent threads never pair one second's number with another's text.
+_last_second = (-1, "")
+
+
 def _rfc3339(created):
+    global _last_second
     seconds = int(created)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int((created % 1) * 1e6):06d}Z"
+    last = _last_second
+    if last[0] != seconds:
+        last = _last_second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    return f"{last[1]}.{int((created - seconds) * 1e6):06d}Z"
 
 
 # --- Set-up ------------------------------------------------------------------------------------
@@ -207,6 +219,12 @@ def configure(env=None):
     handler.setFormatter(TextFormatter() if text else JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level)
+    # No record shows a source file, thread or process, so do not pay to find them: these are
+    # the switches the logging cookbook names for this ("Optimization").
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     return handler
 
 

@@ -227,9 +227,13 @@ def _agent_of(flow):
 # --- The 64 KiB limit --------------------------------------------------------------------------
 
 
+# One encoder, built once: json.dumps with arguments builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def encode(body):
     """Compact UTF-8 JSON, as sent on the wire."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _ENCODER.encode(body).encode("utf-8")
 
 
 def fit(body, limit, apology):
