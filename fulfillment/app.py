@@ -117,6 +117,12 @@ class WebhookApp:
                     f"tag {name!r} is already served by {existing.func.__module__}.{existing.func.__qualname__}"
                 )
             self._handlers[name] = Handler(name, func, side_effects)
+            if side_effects and self._replay is None:
+                # Built here, at import, not on first use: concurrent first calls would
+                # each build their own and each act.
+                from fulfillment.replay import ReplayCache
+
+                self._replay = ReplayCache(self.settings.replay_ttl_s)
             return func
 
         return register
@@ -178,10 +184,6 @@ class WebhookApp:
                 context.labels["session_id"] = request.session_id
         with Deadline(self.settings.budget_s):
             if handler is not None and handler.side_effects and request.detect_intent_response_id:
-                if self._replay is None:
-                    from fulfillment.replay import ReplayCache
-
-                    self._replay = ReplayCache(self.settings.replay_ttl_s)
                 key = (request.detect_intent_response_id, request.tag)
                 (answer, outcome), replayed = self._replay.run(
                     key,
