@@ -509,12 +509,16 @@ FUNCTION_URL=$(gcloud "${describe_function[@]}") || {
 FUNCTION_URL=${FUNCTION_URL//[[:space:]]/}
 
 printf 'Function URL: %s\n' "$FUNCTION_URL"
+REGISTER_URL=$FUNCTION_URL
 if has_mode id-token; then
-  audiences=$(get_env AUTH_AUDIENCES)
-  if [[ ",$audiences," != *",$FUNCTION_URL,"* ]]; then
-    printf 'Register one of these URLs with Dialogflow (the ID-token audiences the service accepts):\n'
+  audiences=$(get_env AUTH_AUDIENCES || true)
+  if [[ -n $audiences && ",$audiences," != *",$FUNCTION_URL,"* ]]; then
+    # Dialogflow's token would carry this URL as audience, which the service would refuse.
     IFS=, read -r -a audience_list <<<"$audiences"
+    REGISTER_URL=${audience_list[0]}
+    printf 'Register one of these URLs with Dialogflow (the ID-token audiences the service accepts):\n'
     printf '  %s\n' "${audience_list[@]}"
   fi
 fi
-printf 'Next: python -m tools.register webhook --agent projects/%s/locations/LOCATION/agents/AGENT_ID --uri URL\n' "$PROJECT"
+printf 'Next: python -m tools.register webhook --agent projects/%s/locations/LOCATION/agents/AGENT_ID --uri %s\n' \
+  "$PROJECT" "$REGISTER_URL"

@@ -224,6 +224,19 @@ def test_real_run_issues_exactly_the_expected_commands(deploy):
         *expected_tail(),
     ]
     assert f"Function URL: {FUNCTION_URL}" in result.stdout
+    # The run.app URL the fake reports is one of the audiences, so it can be registered as is.
+    assert result.stdout.rstrip().endswith(f"--uri {FUNCTION_URL}")
+    assert "Register one of these URLs" not in result.stdout
+
+
+def test_a_url_outside_the_audiences_is_not_suggested_for_registration(deploy):
+    deploy.env_file.write_text(BASE_ENV_FILE + "AUTH_AUDIENCES=https://custom.example.com/hook\n")
+
+    result = deploy("--project-number", PROJECT_NUMBER)
+
+    assert result.returncode == 0, result.stderr
+    assert "Register one of these URLs with Dialogflow" in result.stdout
+    assert result.stdout.rstrip().endswith("--uri https://custom.example.com/hook")
 
 
 def test_runtime_variables_match_the_deployment(deploy):
