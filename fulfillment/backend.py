@@ -41,6 +41,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from fulfillment import deadline
 from fulfillment.errors import BackendError, BadBackendData, NotFound, Rejected, Timeout, Unavailable
@@ -498,6 +499,47 @@ class Client:
         session.headers.update({"User-Agent": _USER_AGENT, "Accept": "application/json"})
         return session
 
+    def send(self, method, url, params, body, headers, timeout):
+        """Send one request through the session's transport adapter; a streamed response.
+
+        ``Session.request`` spends about 300 µs a call (measured; more than a loopback
+        backend takes to answer) merging cookie jars, hooks and per-call settings that our
+        fixed-shape calls never use. So we prepare the request ourselves and hand it to the
+        adapter the session mounted: pooling, TLS verification and timeouts are exactly the
+        session's, and test doubles that replace ``HTTPAdapter.send`` (``responses``) still
+        see every call. Not merging cookies is deliberate too: one jar shared by every
+        caller's calls would carry one caller's backend session into another's.
+        """
+        from requests import PreparedRequest
+        from requests.utils import requote_uri
+
+        session = self.session()
+        if params:
+            url += "?" + urlencode(params, doseq=True)
+        prepared = PreparedRequest()
+        prepared.method = method
+        prepared.url = requote_uri(url)  # what requests itself does to a URL
+        prepared.headers = session.headers.copy()
+        prepared.headers.update(headers)
+        prepared.body = body
+        if body is not None:
+            prepared.headers["Content-Length"] = str(len(body))
+        prepared.hooks = {"response": []}
+        proxies = session.proxies
+        verify = session.verify
+        if session.trust_env:
+            settings = session.merge_environment_settings(prepared.url, {}, False, None, None)
+            proxies, verify = settings["proxies"], settings["verify"]
+        adapter = session.get_adapter(prepared.url)
+        return adapter.send(
+            prepared,
+            stream=True,
+            timeout=(timeout, timeout),
+            verify=verify,
+            cert=session.cert,
+            proxies=proxies,
+        )
+
     def config(self, name):
         """The resolved ``BackendConfig`` of ``name``; read from the environment once."""
         config = self._configs.get(name)
@@ -773,16 +815,7 @@ class Backend:
         response = None
         try:
             try:
-                response = client.session().request(
-                    method,
-                    config.base_url + path,
-                    params=params,
-                    data=body,
-                    headers=send_headers,
-                    timeout=(timeout, timeout),
-                    stream=True,
-                    allow_redirects=False,
-                )
+                response = client.send(method, config.base_url + path, params, body, send_headers, timeout)
             except requests.exceptions.ConnectTimeout as err:
                 raise _Failed(self._timeout(method, path, timeout, "connecting"), "connect") from err
             except requests.exceptions.ReadTimeout as err:
