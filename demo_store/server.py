@@ -49,7 +49,6 @@ def utc_now():
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "demo_store/1"
-    sys_version = ""
     timeout = IDLE_TIMEOUT_S
     # Headers and body go out in two writes; without TCP_NODELAY the second can wait for a
     # delayed ACK (~40 ms) on every keep-alive request.
@@ -176,6 +175,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.request_version = self.protocol_version
         logger.debug("rejected %r: %d %s", getattr(self, "requestline", ""), code, text)
         self._send_json(code, {"error": text}, close=True)
+
+    def version_string(self):
+        # Without the Python version http.server appends by default.
+        return self.server_version
 
     def log_request(self, code="-", size="-"):
         # do_GET logs each request once, with its latency.

@@ -680,7 +680,9 @@ def test_weather_without_the_api_key_is_401(store, key):
 
 
 def test_health_and_index(store):
-    assert answer(get(store, "/healthz"), 200) == {"status": "ok"}
+    health = get(store, "/healthz")
+    assert answer(health, 200) == {"status": "ok"}
+    assert health.headers["Server"] == "demo_store/1"
     assert "POST /orders/{order_id}/returns" in answer(get(store, "/"), 200)["endpoints"]
 
 
