@@ -1,0 +1,661 @@
+"""Strict, fast validation of an incoming WebhookRequest body.
+
+"Valid" means exactly: the body is strict JSON (below) and protobuf's own JSON parser,
+``json_format.Parse(text, WebhookRequest()._pb, ignore_unknown_fields=True)``, accepts it.
+Protobuf is not imported here (it is a test-only dependency): this module walks the parsed JSON
+against ``fulfillment._schema``, generated from the proto descriptors by ``tools/gen_schema.py``,
+and applies the rules of ``google/protobuf/json_format.py`` (protobuf 7.x, upb backend) one by
+one. Each rule below names the json_format behaviour it mirrors; the odd ones are mirrored
+anyway, because the contract is "whatever Dialogflow's own parser accepts" and
+``tests/test_validate.py`` checks that equivalence on generated bodies.
+
+Stricter than json_format, on purpose (the JSON layer, before any schema rule):
+
+* the body must be UTF-8 without a byte order mark;
+* ``NaN``, ``Infinity`` and ``-Infinity`` literals are rejected (Python's json accepts them,
+  RFC 8259 does not; proto3 JSON spells them as the strings "NaN", "Infinity", "-Infinity");
+* lone surrogate escapes (``"\\ud800"``) are rejected anywhere, also in ignored fields;
+* the top level must be an object (json_format treats a top-level string or list as a list of
+  field names and accepts ``[]`` or ``"abc"`` as an empty message).
+
+What ``parse_body`` returns is the parsed dict, checked and brought into one spelling:
+
+* proto (snake_case) field names become JSON (lowerCamelCase) names, in message fields only
+  (never inside Struct, Value or map values); when both spellings of one field are present the
+  later one wins, and two spellings of a message field are merged, as the proto parser does;
+* unknown fields are kept as they came, unvalidated (nobody reads them);
+* ``null`` is kept: for a Value field it is JSON null, anywhere else it means "not set";
+* values json_format accepts in a non-canonical form are rewritten to the canonical proto3 JSON
+  form, so readers see one type per field: a message given as a string or list (which the proto
+  parser takes as an empty message) becomes ``{}``; a float field given as a string, integer or
+  bool becomes a float, or "NaN" / "Infinity" / "-Infinity", clamped to float32 like the proto;
+  an enum given as a number becomes its name (an unknown number stays a number); an enum string
+  the proto parser ignores (unknown name) is removed.
+
+The common case (a valid camelCase body) copies nothing and allocates almost nothing.
+"""
+
+import json
+
+from fulfillment._schema import ROOT
+
+__all__ = ["MAX_DEPTH", "SchemaViolation", "parse_body"]
+
+# json_format.Parse(max_recursion_depth=100): every message the parser enters counts one level,
+# the WebhookRequest itself included, and so does every Struct, Value and ListValue inside a
+# Struct or Value. Entering level 101 fails.
+MAX_DEPTH = 100
+
+# type_checkers._FLOAT_MAX: a JSON *number* above this is rejected for a float (32-bit) field.
+_FLOAT32_MAX = 3.4028234663852886e38
+# A string or integer is not range-checked by json_format: the upb backend rounds it to float32,
+# and everything at or above the midpoint between FLT_MAX and 2**128 rounds to infinity.
+_FLOAT32_ROUNDS_TO_INF = 3.4028235677973366e38
+_INF = float("inf")
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+# The characters between the brackets of an extension name (json_format._VALID_EXTENSION_NAME).
+_EXTENSION_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._")
+# base64.urlsafe_b64decode, which json_format uses for bytes fields, maps "-_" to "+/" and then
+# decodes leniently (characters outside the alphabet are skipped).
+_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+# Keys shown as ".key" in an error path; anything else is shown quoted, as '["a key"]'.
+_PLAIN_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@$-")
+
+# No regular expressions and no binascii at import time: compiling a pattern costs more than
+# this whole module, and every use below is on a rare path.
+
+# Returned by a value check when json_format ignores the value (an unknown enum name): the
+# field, list element or map entry is then left out, as it is left unset in the proto.
+_DROP = object()
+
+
+class SchemaViolation(ValueError):
+    """Raised for any unacceptable body.
+
+    ``path`` locates the problem as a JSON path over the keys as sent ('sessionInfo.parameters',
+    'messages[2].text.text[0]'; '' for the whole body). ``str(err)`` is a short message, safe to
+    return to the caller: it quotes at most ~40 characters of any value.
+    """
+
+    def __init__(self, message, path=""):
+        self.path = path
+        self.message = message
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class _Invalid(Exception):
+    """A violation on its way up the walk; each level adds its key, innermost first, so the
+    path costs nothing until something is wrong."""
+
+    def __init__(self, message, *parts):
+        super().__init__(message)
+        self.message = message
+        self.parts = list(parts)
+
+
+# --- JSON layer -----------------------------------------------------------------------------
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key):
+        super().__init__(key)
+        self.key = key
+
+
+class _NonFiniteLiteral(ValueError):
+    def __init__(self, literal):
+        super().__init__(literal)
+        self.literal = literal
+
+
+def _object_without_duplicate_keys(pairs):
+    # json_format loads with a duplicate-key check too (_DuplicateChecker).
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
+def _reject_literal(literal):
+    raise _NonFiniteLiteral(literal)
+
+
+# Built once: json.loads(s, **options) would construct a new decoder on every call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_object_without_duplicate_keys, parse_constant=_reject_literal)
+
+
+def parse_body(data: bytes) -> dict:
+    """Decode and check a request body; returns the body as a dict with every proto field
+    name in its JSON (lowerCamelCase) spelling. Raises SchemaViolation, and nothing else, for
+    any unacceptable ``data``."""
+    if data[:3] == b"\xef\xbb\xbf":
+        raise SchemaViolation("the body starts with a byte order mark; send plain UTF-8")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise SchemaViolation(f"the body is not valid UTF-8 (byte {err.start})") from None
+    try:
+        body = _DECODER.decode(text)
+    except _DuplicateKey as err:
+        raise SchemaViolation(f"duplicate key {_quote(err.key)} in a JSON object") from None
+    except _NonFiniteLiteral as err:
+        raise SchemaViolation(
+            f'{err.literal} is not JSON; a float field takes the string "{err.literal}"'
+        ) from None
+    except json.JSONDecodeError as err:
+        raise SchemaViolation(f"malformed JSON: {err.msg} (line {err.lineno} column {err.colno})") from None
+    except RecursionError:
+        raise SchemaViolation("the JSON is nested too deeply") from None
+    except ValueError as err:
+        # The interpreter's limit on integer digits (int_max_str_digits) lands here.
+        raise SchemaViolation(f"malformed JSON: {_clip(str(err), 80)}") from None
+    if body.__class__ is not dict:
+        raise SchemaViolation(f"the body must be a JSON object, not {_json_type(body)}")
+    # Lone surrogates need a "\ud..." escape in the raw text; checking for a backslash first
+    # keeps the common case at one memchr.
+    if b"\\" in data and (b"\\ud" in data or b"\\uD" in data):
+        _reject_lone_surrogates(body)
+    try:
+        _check_message(body, ROOT, 1)
+    except _Invalid as err:
+        raise SchemaViolation(err.message, _render_path(err.parts)) from None
+    except RecursionError:
+        # Unreachable with MAX_DEPTH far below the interpreter limit; a 400 beats a 500 anyway.
+        raise SchemaViolation("the body is nested too deeply") from None
+    return body
+
+
+def _reject_lone_surrogates(body):
+    """Raise for the first string or key holding a lone surrogate (iteratively: the JSON may
+    be nested nearly as deep as the interpreter's recursion limit)."""
+    stack = [(body, ())]
+    while stack:
+        node, parts = stack.pop()
+        if node.__class__ is dict:
+            items = node.items()
+        elif node.__class__ is list:
+            items = enumerate(node)
+        else:
+            continue
+        for key, value in items:
+            if key.__class__ is str and _has_lone_surrogate(key):
+                raise SchemaViolation("lone surrogate escape in a key", _render_path((key, *parts)))
+            if value.__class__ is str:
+                if _has_lone_surrogate(value):
+                    raise SchemaViolation("lone surrogate escape in a string", _render_path((key, *parts)))
+            elif value.__class__ is dict or value.__class__ is list:
+                stack.append((value, (key, *parts)))
+
+
+# --- schema walk ----------------------------------------------------------------------------
+
+
+def _check_message(obj, fields, depth):
+    """Check the dict ``obj`` as the message ``fields`` at recursion depth ``depth``, in place.
+
+    Mirrors json_format._Parser._ConvertFieldValuePair. The caller has counted ``depth``.
+    """
+    oneofs = None
+    renamed = False
+    dropped = None
+    for key, value in obj.items():
+        spec = fields.get(key)
+        if spec is None:
+            if key[:1] == "[" and _is_extension_name(key):
+                raise _Invalid("extension fields are not allowed in this message", key)
+            continue  # unknown field: ignored (ignore_unknown_fields=True)
+        kind, sub, oneof, rename_to = spec
+        if rename_to is not None:
+            renamed = True
+        if value is None:
+            # null clears the field (a Value field becomes JSON null); it does not count as
+            # the oneof's member, so {"text": "hi", "transcript": null} is fine.
+            continue
+        if oneof is not None:
+            if oneofs is None:
+                oneofs = {oneof: key}
+            elif oneof in oneofs:
+                raise _Invalid(f"{key} and {oneofs[oneof]} cannot both be set (oneof {oneof})", key)
+            else:
+                oneofs[oneof] = key
+        if kind == "string":
+            if value.__class__ is not str:
+                raise _Invalid(f"expected a string, got {_json_type(value)}", key)
+            continue
+        try:
+            if kind == "message" and value.__class__ is dict:
+                if depth >= MAX_DEPTH:
+                    raise _too_deep()
+                _check_message(value, sub, depth + 1)
+                continue
+            checked = _check_value_of_kind(kind, sub, value, depth)
+        except _Invalid as err:
+            err.parts.append(key)
+            raise
+        if checked is not value:
+            if checked is _DROP:
+                dropped = [key] if dropped is None else [*dropped, key]
+            else:
+                obj[key] = checked  # same key: safe while iterating
+    if dropped is not None:
+        for key in dropped:
+            del obj[key]
+    if renamed:
+        _rename_to_json_names(obj, fields)
+
+
+def _check_value_of_kind(kind, sub, value, depth):
+    """Check one non-null value of a field (or one list element or map value) of ``kind`` in a
+    message at ``depth``. Returns ``value``, its canonical replacement, or ``_DROP``."""
+    cls = value.__class__
+    if kind == "string":
+        # A str is required: json_format's surrogate check (re.search) raises TypeError otherwise.
+        if cls is str:
+            return value
+        raise _Invalid(f"expected a string, got {_json_type(value)}")
+    if kind == "message":
+        if depth >= MAX_DEPTH:
+            raise _too_deep()
+        if cls is dict:
+            _check_message(value, sub, depth + 1)
+            return value
+        return _non_object_message(value, sub)
+    if kind == "bool":
+        # _ConvertBool: only true/false, never "true" or 1.
+        if cls is bool:
+            return value
+        raise _Invalid(f"expected true or false, got {_json_type(value)}")
+    if kind == "float" or kind == "double":
+        return _check_float(value, kind == "float")
+    if kind == "enum":
+        return _check_enum(value, sub)
+    if kind == "struct":
+        if depth >= MAX_DEPTH:
+            raise _too_deep()
+        if cls is not dict:
+            raise _Invalid(f"expected an object, got {_json_type(value)}")
+        _check_struct(value, depth + 1)
+        return value
+    if kind == "value":
+        if depth >= MAX_DEPTH:
+            raise _too_deep()
+        _check_value(value, depth + 1)
+        return value
+    if kind == "repeated":
+        return _check_list(value, sub, depth)
+    if kind == "map":
+        return _check_map(value, sub, depth)
+    if kind == "bytes":
+        return _check_bytes(value)
+    raise AssertionError(f"unknown field kind {kind!r} in fulfillment._schema")
+
+
+def _check_list(value, element, depth):
+    # A repeated field must be a JSON list; null elements are rejected (only a repeated Value
+    # may hold null, as JSON null); an ignored enum name is left out.
+    if value.__class__ is not list:
+        raise _Invalid(f"expected a list, got {_json_type(value)}")
+    kind, sub = element
+    if kind == "string":
+        for index, item in enumerate(value):
+            if item.__class__ is not str:
+                raise _Invalid(f"expected a string, got {_json_type(item)}", index)
+        return value
+    changed = None
+    for index, item in enumerate(value):
+        try:
+            if item is None:
+                checked = _check_null_element(kind, depth)
+            elif kind == "message" and item.__class__ is dict:
+                if depth >= MAX_DEPTH:
+                    raise _too_deep()
+                _check_message(item, sub, depth + 1)
+                checked = item
+            else:
+                checked = _check_value_of_kind(kind, sub, item, depth)
+        except _Invalid as err:
+            err.parts.append(index)
+            raise
+        if checked is not item:
+            if changed is None:
+                changed = value[:index]
+            if checked is not _DROP:
+                changed.append(checked)
+        elif changed is not None:
+            changed.append(item)
+    return value if changed is None else changed
+
+
+def _check_map(value, entry, depth):
+    # _ConvertMapFieldValue: a map is a JSON object; keys are strings already; each value is
+    # converted like a field of the entry's value type, where null is no "clear": it is
+    # rejected (a message value iterates None, a scalar fails conversion) except for a Value.
+    if value.__class__ is not dict:
+        raise _Invalid(f"expected an object, got {_json_type(value)}")
+    kind, sub = entry
+    dropped = None
+    for key, item in value.items():
+        try:
+            if item is None:
+                checked = _check_null_element(kind, depth)
+            else:
+                checked = _check_value_of_kind(kind, sub, item, depth)
+        except _Invalid as err:
+            err.parts.append(key)
+            raise
+        if checked is not item:
+            if checked is _DROP:
+                dropped = [key] if dropped is None else [*dropped, key]
+            else:
+                value[key] = checked
+    if dropped is not None:
+        for key in dropped:
+            del value[key]
+    return value
+
+
+def _check_null_element(kind, depth):
+    if kind != "value":
+        raise _Invalid("null is not allowed here")
+    # A null Value is still a message the parser enters.
+    if depth >= MAX_DEPTH:
+        raise _too_deep()
+    return None
+
+
+def _non_object_message(value, fields):
+    """A message given as something other than an object.
+
+    json_format iterates the value as if it were the object's keys (``for name in js``), so a
+    string is taken as a sequence of one-character field names and a list as a list of names.
+    Names it does not know are skipped, which makes ``"abc"``, ``""``, ``[]`` and
+    ``["x", "y"]`` an *empty message*; a known name fails (it then indexes the string or list by
+    that name), as does anything that is not a string. Mirrored, and normalized to ``{}``.
+    """
+    cls = value.__class__
+    if cls is str:
+        if any(len(name) == 1 and name in value for name in fields):
+            raise _Invalid("expected an object, got a string")
+        return {}
+    if cls is list:
+        for item in value:
+            if item.__class__ is not str or item in fields or _is_extension_name(item):
+                raise _Invalid("expected an object, got a list")
+        return {}
+    raise _Invalid(f"expected an object, got {_json_type(value)}")
+
+
+def _check_float(value, is_float32):
+    """_ConvertFloat, for a float (32-bit) or double field. Returns the canonical value: a float,
+    or "NaN" / "Infinity" / "-Infinity"."""
+    cls = value.__class__
+    if cls is float:
+        # A JSON number must be finite and, for float32, within range: json_format checks these
+        # for Python floats only (never for ints or strings, oddly).
+        if value != value or value == _INF or value == -_INF:
+            raise _Invalid('out of range; use the strings "NaN", "Infinity" or "-Infinity"')
+        if is_float32 and (value > _FLOAT32_MAX or value < -_FLOAT32_MAX):
+            raise _Invalid(f"{value!r} is out of range for a 32-bit float")
+        return value
+    if cls is int:
+        try:
+            number = float(value)
+        except OverflowError:
+            raise _Invalid("number too large") from None
+    elif cls is bool:
+        # float(True) == 1.0: json_format accepts a bool for a float field.
+        number = float(value)
+    elif cls is str:
+        # Any spelling Python's float() takes ("1e3", " 2.5 ", "1_000", "inf", "NAN"), except
+        # exactly "nan", which json_format rejects by name. Never OverflowError: "1e999" is inf.
+        if value == "nan":
+            raise _Invalid('use "NaN", not "nan"')
+        try:
+            number = float(value)
+        except ValueError:
+            raise _Invalid(f"not a number: {_quote(value)}") from None
+    else:
+        raise _Invalid(f"expected a number, got {_json_type(value)}")
+    return _canonical_float(number, is_float32)
+
+
+def _canonical_float(number, is_float32):
+    if number != number:
+        return "NaN"
+    if is_float32:
+        magnitude = abs(number)
+        if magnitude >= _FLOAT32_ROUNDS_TO_INF:
+            number = _INF if number > 0 else -_INF
+        elif magnitude > _FLOAT32_MAX:
+            number = _FLOAT32_MAX if number > 0 else -_FLOAT32_MAX
+    if number == _INF:
+        return "Infinity"
+    if number == -_INF:
+        return "-Infinity"
+    return number
+
+
+def _check_enum(value, enum):
+    """_ConvertScalarFieldValue for an enum, with ignore_unknown_fields=True.
+
+    A known name is kept. Anything else goes through int(): a string int() cannot read (an
+    unknown name such as "VALID") is *ignored* by json_format rather than rejected, so it is
+    dropped; a number, bool, or numeric string (int() reads " 2 ", "1_0", even "٣") names the
+    value with that number (modulo 2**32, see below). A number the enum lacks is kept as a
+    number for an open (proto3) enum if it fits int32, and rejected otherwise.
+    """
+    by_name, by_number, closed = enum
+    cls = value.__class__
+    if cls is str:
+        if value in by_name:
+            return value
+        try:
+            number = int(value)
+        except ValueError:
+            return _DROP
+    elif cls is dict or cls is list:
+        # json_format looks the value up in a dict first: unhashable, TypeError.
+        raise _Invalid(f"expected an enum name or number, got {_json_type(value)}")
+    else:
+        try:
+            number = int(value)  # int(1.9) == 1 and int(True) == 1, as in json_format
+        except OverflowError:
+            raise _Invalid("enum number out of range") from None
+        except ValueError:  # NaN; unreachable while NaN literals are refused
+            return _DROP
+    # json_format looks the number up in the enum's values_by_number, and upb's map truncates
+    # an int64 key to int32 first: 2**32 + 1 finds the value numbered 1 (and is stored as 1),
+    # while a key outside int64 finds nothing. Odd; mirrored.
+    name = by_number.get((number + 2**31) % 2**32 - 2**31) if _INT64_MIN <= number <= _INT64_MAX else None
+    if name is not None:
+        return name
+    if closed or not _INT32_MIN <= number <= _INT32_MAX:
+        raise _Invalid(f"enum number {_clip(str(number), 40)} is out of range")
+    return number
+
+
+def _check_bytes(value):
+    # json_format: value.encode("utf-8"), pad with 1-4 "=", base64.urlsafe_b64decode (lenient:
+    # characters outside the alphabet are skipped). Only the padding check can fail.
+    if value.__class__ is not str:
+        raise _Invalid(f"expected a base64 string, got {_json_type(value)}")
+    import binascii  # only bytes field: MixedAudio.Segment.audio, output-only; rare
+
+    try:
+        encoded = value.encode("utf-8")
+        binascii.a2b_base64((encoded + b"=" * (4 - len(encoded) % 4)).translate(_URLSAFE_TO_STANDARD))
+    except (binascii.Error, UnicodeEncodeError):
+        raise _Invalid("not valid base64") from None
+    return value
+
+
+def _check_struct(obj, depth):
+    """A google.protobuf.Struct (a dict) at ``depth``; each member is a Value one level down."""
+    if not obj:
+        return
+    if depth >= MAX_DEPTH:
+        raise _too_deep()
+    depth += 1
+    for key, member in obj.items():
+        cls = member.__class__
+        if cls is str or cls is float or cls is bool or member is None:
+            continue
+        try:
+            _check_value(member, depth)
+        except _Invalid as err:
+            err.parts.append(key)
+            raise
+
+
+def _check_value(value, depth):
+    """A google.protobuf.Value at ``depth``: any JSON. A dict is a Struct and a list a ListValue,
+    each one level further down, their members another level down."""
+    cls = value.__class__
+    if cls is dict:
+        if depth >= MAX_DEPTH:
+            raise _too_deep()
+        _check_struct(value, depth + 1)
+    elif cls is list:
+        if not value:
+            if depth >= MAX_DEPTH:
+                raise _too_deep()
+            return
+        if depth + 1 >= MAX_DEPTH:
+            raise _too_deep()
+        for index, item in enumerate(value):
+            item_cls = item.__class__
+            if item_cls is str or item_cls is float or item_cls is bool or item is None:
+                continue
+            try:
+                _check_value(item, depth + 2)
+            except _Invalid as err:
+                err.parts.append(index)
+                raise
+    elif cls is int:
+        # number_value = value converts to a double; past ~1.8e308 that overflows. (A float is
+        # stored as is, even inf from "1e999": the parser accepts it.)
+        try:
+            float(value)
+        except OverflowError:
+            raise _Invalid("number too large") from None
+
+
+def _is_extension_name(name):
+    """json_format._VALID_EXTENSION_NAME.match(name), i.e. r"\\[[a-zA-Z0-9\\._]*\\]$": "[a.b]"
+    names an extension, which a message without extensions rejects even with
+    ignore_unknown_fields. "$" also matches before one final newline; mirrored."""
+    if name[-1:] == "\n":
+        name = name[:-1]
+    return (
+        len(name) >= 2 and name[0] == "[" and name[-1] == "]" and _EXTENSION_NAME_CHARS.issuperset(name[1:-1])
+    )
+
+
+def _has_lone_surrogate(text):
+    # json.loads joins a valid escape pair into one code point, so a surrogate code point left
+    # in a decoded string came from a lone escape; it is the one thing UTF-8 cannot encode.
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _too_deep():
+    return _Invalid(f"nested too deeply (protobuf's limit is {MAX_DEPTH} levels)")
+
+
+# --- proto names -> JSON names ----------------------------------------------------------------
+
+
+def _rename_to_json_names(obj, fields):
+    """Rewrite proto-name keys of the message ``obj`` to JSON names, in place.
+
+    json_format applies keys in document order, and both spellings of one field may appear (it
+    only rejects two members of one oneof): a later scalar, list, map, Struct or Value replaces
+    an earlier one (null clears it), and a later message is merged into an earlier one.
+    """
+    renamed = {}
+    for key, value in obj.items():
+        spec = fields.get(key)
+        name = key if spec is None or spec[3] is None else spec[3]
+        if name in renamed and spec is not None:
+            earlier = renamed[name]
+            if spec[0] == "message" and earlier.__class__ is dict and value.__class__ is dict:
+                value = _merge_message(earlier, value, spec[1])
+        renamed[name] = value
+    obj.clear()
+    obj.update(renamed)
+
+
+def _merge_message(into, other, fields):
+    """Merge the checked message ``other`` into ``into`` as proto's MergeFrom would: set fields
+    replace (messages merge recursively), and setting a oneof member clears its siblings."""
+    for key, value in other.items():
+        spec = fields.get(key)
+        if spec is None:
+            into[key] = value
+            continue
+        kind, sub, oneof, _ = spec
+        if value is not None and oneof is not None:
+            for name, other_spec in fields.items():
+                if other_spec[2] == oneof and name != key:
+                    into.pop(name, None)
+        earlier = into.get(key)
+        if kind == "message" and earlier.__class__ is dict and value.__class__ is dict:
+            _merge_message(earlier, value, sub)
+        else:
+            into[key] = value
+    return into
+
+
+# --- messages -------------------------------------------------------------------------------
+
+
+def _json_type(value):
+    if value is None:
+        return "null"
+    cls = value.__class__
+    if cls is bool:
+        return "a boolean"
+    if cls is int or cls is float:
+        return "a number"
+    if cls is str:
+        return "a string"
+    if cls is list:
+        return "a list"
+    if cls is dict:
+        return "an object"
+    return cls.__name__
+
+
+def _clip(text, limit):
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _quote(text):
+    """``text`` clipped and JSON-quoted; ASCII-escaped if it holds a lone surrogate, which could
+    not be encoded into the UTF-8 error response."""
+    clipped = _clip(text, 40)
+    return json.dumps(clipped, ensure_ascii=_has_lone_surrogate(clipped))
+
+
+def _render_path(parts):
+    """``parts`` innermost first -> 'messages[2].text.text[0]'."""
+    path = ""
+    for part in reversed(parts):
+        if part.__class__ is int:
+            path += f"[{part}]"
+        elif 0 < len(part) <= 40 and _PLAIN_KEY_CHARS.issuperset(part):
+            path += f".{part}" if path else part
+        else:
+            path += f"[{_quote(part)}]"
+    return path
