@@ -35,15 +35,18 @@ What ``parse_body`` returns is the parsed dict, checked and brought into one spe
 The common case (a valid camelCase body) copies nothing and allocates almost nothing.
 """
 
+# No regular expressions and no binascii at import time: compiling a pattern costs more than
+# this whole module, and every use of them would be on a rare path.
 import json
 
 from fulfillment._schema import ROOT
 
 __all__ = ["MAX_DEPTH", "SchemaViolation", "parse_body"]
 
-# json_format.Parse(max_recursion_depth=100): every message the parser enters counts one level,
-# the WebhookRequest itself included, and so does every Struct, Value and ListValue inside a
-# Struct or Value. Entering level 101 fails.
+# json_format.Parse(max_recursion_depth=100): every message the parser enters counts one level:
+# the WebhookRequest itself, each nested message, and each Struct, Value and ListValue (so one
+# level of JSON nesting inside a Struct costs two). Entering level 101 fails. A null field is
+# not entered, but a null inside a Struct or list is (it is a Value).
 MAX_DEPTH = 100
 
 # type_checkers._FLOAT_MAX: a JSON *number* above this is rejected for a float (32-bit) field.
@@ -62,9 +65,6 @@ _EXTENSION_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS
 _URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 # Keys shown as ".key" in an error path; anything else is shown quoted, as '["a key"]'.
 _PLAIN_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@$-")
-
-# No regular expressions and no binascii at import time: compiling a pattern costs more than
-# this whole module, and every use below is on a rare path.
 
 # Returned by a value check when json_format ignores the value (an unknown enum name): the
 # field, list element or map entry is then left out, as it is left unset in the proto.
