@@ -42,6 +42,7 @@ Every error body is JSON: ``{"error": {"code": "...", "message": "..."}}``.
 import hashlib
 import json
 import logging
+import threading
 import time
 
 from fulfillment import logs
@@ -93,6 +94,7 @@ class WebhookApp:
         self._handlers = {}
         self._authenticator = authenticator
         self._replay = None
+        self._replay_lock = threading.Lock()
         self._allowed_log_params = frozenset(
             name.lower() for name in csv(self.settings.env.get("LOG_ALLOW_PARAMS"))
         )
@@ -117,12 +119,6 @@ class WebhookApp:
                     f"tag {name!r} is already served by {existing.func.__module__}.{existing.func.__qualname__}"
                 )
             self._handlers[name] = Handler(name, func, side_effects)
-            if side_effects and self._replay is None:
-                # Built here, at import, not on first use: concurrent first calls would
-                # each build their own and each act.
-                from fulfillment.replay import ReplayCache
-
-                self._replay = ReplayCache(self.settings.replay_ttl_s)
             return func
 
         return register
@@ -131,6 +127,17 @@ class WebhookApp:
     def tags(self):
         """The tags this app serves, sorted."""
         return tuple(sorted(self._handlers))
+
+    def _replay_cache(self):
+        # Built on the first side-effecting call (cachetools stays off the cold start), under
+        # a lock: concurrent first calls must share one cache, or each would act.
+        if self._replay is None:
+            with self._replay_lock:
+                if self._replay is None:
+                    from fulfillment.replay import ReplayCache
+
+                    self._replay = ReplayCache(self.settings.replay_ttl_s)
+        return self._replay
 
     @property
     def authenticator(self):
@@ -185,7 +192,7 @@ class WebhookApp:
         with Deadline(self.settings.budget_s):
             if handler is not None and handler.side_effects and request.detect_intent_response_id:
                 key = (request.detect_intent_response_id, request.tag)
-                (answer, outcome), replayed = self._replay.run(
+                (answer, outcome), replayed = self._replay_cache().run(
                     key,
                     hashlib.sha256(data).digest(),
                     lambda: self._answer(request, handler),
