@@ -51,8 +51,9 @@ def get_customer_info(request):
         return Response("I couldn't find an account with that email address.").with_outcome("not-found")
     customer = expect(matches[0], dict)
     name = field(customer, "name", str)
-    first_name = name.split()[0] if name.split() else name
-    return Response(f"Thanks, {first_name}. I found your account.").set(
+    words = name.split()
+    thanks = f"Thanks, {words[0]}." if words else "Thanks."
+    return Response(f"{thanks} I found your account.").set(
         customer_name=name,
         customer_id=field(customer, "id", (str, int)),
     )
