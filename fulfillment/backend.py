@@ -31,7 +31,6 @@ What the one line does for the handler:
 ``backend()`` uses the process-wide one, which tests replace with ``reset()``.
 """
 
-import contextlib
 import contextvars
 import io
 import json
@@ -103,8 +102,7 @@ _ERROR_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _calls = contextvars.ContextVar("fulfillment_backend_calls", default=None)
 
 
-@contextlib.contextmanager
-def backend_calls():
+class backend_calls:  # lower case: used like a function, ``with backend_calls() as calls``
     """Collect a record of every backend call made inside the block (this context only).
 
         with backend_calls() as calls:
@@ -116,14 +114,23 @@ def backend_calls():
     ``outcome`` is ``"ok"`` or the error's ``outcome`` (``"timeout"``, ``"not-found"``, ...).
     Query values and bodies are never recorded: they hold personal data. Calls made on
     another thread are recorded only if that thread runs in a copy of this context
-    (``contextvars.copy_context().run``), as with the deadline.
+    (``contextvars.copy_context().run``), as with the deadline. (A class rather than a
+    generator: it is entered on every webhook call.)
     """
-    records = []
-    token = _calls.set(records)
-    try:
-        yield records
-    finally:
-        _calls.reset(token)
+
+    __slots__ = ("_token", "records")
+
+    def __init__(self):
+        self.records = []
+        self._token = None
+
+    def __enter__(self):
+        self._token = _calls.set(self.records)
+        return self.records
+
+    def __exit__(self, *exc):
+        _calls.reset(self._token)
+        return False
 
 
 def _record(**entry):

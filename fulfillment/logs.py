@@ -61,6 +61,19 @@ class CallContext:
 _context = contextvars.ContextVar("fulfillment_log_context", default=None)
 
 
+def trace_headers(environ):
+    """The two trace headers of a WSGI request, as a small mapping for ``call_context``.
+
+    Read straight from the environ: werkzeug's header lookup raises and catches a KeyError
+    for every absent header, a measurable cost on each webhook call.
+    """
+    traceparent = environ.get("HTTP_TRACEPARENT")
+    cloud_trace = environ.get("HTTP_X_CLOUD_TRACE_CONTEXT")
+    if traceparent is None and cloud_trace is None:
+        return None
+    return {"traceparent": traceparent, "X-Cloud-Trace-Context": cloud_trace}
+
+
 def parse_trace(headers, project):
     """Trace context from ``traceparent`` (W3C) first, then ``X-Cloud-Trace-Context``.
 
@@ -188,15 +201,38 @@ def _rfc3339(created):
 # --- Set-up ------------------------------------------------------------------------------------
 
 
-class _StdoutHandler(logging.StreamHandler):
-    """Writes to the *current* ``sys.stdout`` (pytest and the functions-framework swap it)."""
+class _StdoutHandler(logging.Handler):
+    """One line per record on the *current* ``sys.stdout`` (pytest and functions-framework
+    swap it), written without the handler's lock.
 
-    def __init__(self):
-        super().__init__(sys.stdout)
+    ``logging.Handler.handle`` holds a lock around formatting *and* the write and flush
+    system calls; with one summary line per webhook call and functions-framework's threads,
+    the calls queued on that lock (py-spy: 9% of samples in ``Handler.acquire`` at 8
+    connections). A finished line handed to the binary buffer in one ``write`` is already
+    atomic: ``io.BufferedWriter`` holds its own lock for the whole write. So each line is
+    formatted outside any lock and written whole.
+    """
+
+    def handle(self, record):
+        if self.filter(record):
+            self.emit(record)
+            return True
+        return False
 
     def emit(self, record):
-        self.stream = sys.stdout
-        super().emit(record)
+        try:
+            line = self.format(record) + "\n"
+            stream = sys.stdout
+            binary = getattr(stream, "buffer", None)
+            if binary is not None:
+                binary.write(line.encode("utf-8", "backslashreplace"))
+                binary.flush()
+            else:  # a text-only stand-in (some test runners): the ordinary, locked way
+                with self.lock:
+                    stream.write(line)
+                    stream.flush()
+        except Exception:
+            self.handleError(record)
 
 
 def configure(env=None):

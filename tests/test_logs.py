@@ -116,16 +116,17 @@ def test_configure_reads_level_and_format():
 SECRETS = ("jane.doe@example.com", "4111 1111 1111 1111", "Jane Doe", "my home is 12 Elm St")
 
 
-class FakeHttpRequest:
-    """The parts of a Flask request the router reads."""
+def http_request(body, headers):
+    """A real werkzeug request, as functions-framework hands one to the function."""
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
 
-    def __init__(self, body, headers):
-        self.method = "POST"
-        self.headers = {"Content-Type": "application/json", **headers}
-        self.mimetype = "application/json"
-        self._data = json.dumps(body).encode()
-        self.content_length = len(self._data)
-        self.stream = io.BytesIO(self._data)
+    data = json.dumps(body).encode()
+    return Request(
+        EnvironBuilder(
+            method="POST", data=data, headers={"Content-Type": "application/json", **headers}
+        ).get_environ()
+    )
 
 
 def test_concurrent_calls_keep_their_own_trace_and_session_and_redact_values(captured):
@@ -150,7 +151,7 @@ def test_concurrent_calls_keep_their_own_trace_and_session_and_redact_values(cap
         )
         body["sessionInfo"]["session"] = f"projects/p/locations/l/agents/a/sessions/session-{i}"
         headers = {"traceparent": f"00-{i:032x}-{i:016x}-01", "Authorization": "Bearer secret-token-value"}
-        webhook.handle_http(FakeHttpRequest(body, headers))
+        webhook.handle_http(http_request(body, headers))
 
     threads = [threading.Thread(target=call, args=(i,)) for i in range(1, 9)]
     for thread in threads:
