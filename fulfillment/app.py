@@ -208,7 +208,8 @@ class WebhookApp:
     def _answer(self, request, handler):
         """Run the handler under the error policy; returns ``(encoded answer, outcome)``."""
         if handler is None:
-            log.error("no handler serves tag %r (served: %s)", request.tag, ", ".join(self.tags) or "none")
+            # Logged once, by the call's summary line (severity ERROR, outcome unknown-tag,
+            # with the served tags): a misrouted agent sends many, each worth one line.
             reply = Response(UNKNOWN_TAG_TEXT).with_outcome("unknown-tag")
         else:
             try:
@@ -283,8 +284,11 @@ class WebhookApp:
             if calls:
                 summary["backend_calls"] = [_call_for_log(call) for call in calls]
             severity = logging.INFO if status < 400 else logging.WARNING
-            if summary.get("outcome") in ("error", "unknown-tag", "internal-error"):
+            outcome = summary.get("outcome")
+            if outcome in ("error", "unknown-tag", "internal-error"):
                 severity = logging.ERROR
+                if outcome == "unknown-tag":
+                    summary["served_tags"] = self.tags
             if summary_log.isEnabledFor(severity):
                 summary_log.log(
                     severity,
