@@ -310,7 +310,7 @@ class StoreApi:
                 raise ApiError(422, f"item {item_id} is not in order {order_id}", code="item-not-in-order")
             if order["status"] == "cancelled":
                 raise ApiError(
-                    422, f"order {order_id} was cancelled, nothing to return", code="not-delivered"
+                    422, f"order {order_id} was cancelled, nothing to return", code="order-cancelled"
                 )
             if order["status"] != "delivered":
                 raise ApiError(422, f"order {order_id} has not been delivered yet", code="not-delivered")

@@ -160,6 +160,20 @@ def idempotency_key(detect_intent_response_id, tag, *extra):
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
+def turn_key(request, *extra):
+    """``idempotency_key`` for this webhook call's turn and tag, or ``None`` without a turn id.
+
+        store.post_json(path, payload, idempotency_key=turn_key(request))
+
+    Dialogflow always sends ``detectIntentResponseId``; a hand-made request may not, and
+    then the side effect simply cannot be deduplicated (the call still goes through).
+    """
+    if not request.detect_intent_response_id:
+        log.warning("no detectIntentResponseId: %r cannot be deduplicated", request.tag)
+        return None
+    return idempotency_key(request.detect_intent_response_id, request.tag, *extra)
+
+
 # --- Configuration -------------------------------------------------------------------------
 
 

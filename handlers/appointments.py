@@ -7,10 +7,10 @@ Backend ``booking`` (``BACKEND_BOOKING_URL``, Bearer key in ``BACKEND_BOOKING_KE
 import datetime
 
 from fulfillment import Rejected, Response
-from fulfillment.backend import backend, field, idempotency_key
+from fulfillment.backend import backend, field, turn_key
 from fulfillment.values import as_date, as_text, as_time
 from handlers import app
-from handlers._words import clock, day, on_day, sentence_case
+from handlers._words import clock, day, on_day, sentence_case, spoken_list
 
 bookings = backend("booking", spoken_name="our booking system")
 
@@ -54,13 +54,10 @@ def book_appointment(request):
     date = as_date(request.param("date"))
     time = as_time(request.param("time"))
     name = as_text(request.param("customer_name"))
-    missing = [
-        what for what, value in (("service", service), ("date", date), ("time", time)) if value is None
-    ]
+    needed = (("the service", service), ("the date", date), ("the time", time), ("your name", name))
+    missing = [what for what, value in needed if value is None]
     if missing:
-        return Response(f"To book, I still need the {' and the '.join(missing)}.").with_outcome(
-            "invalid-input"
-        )
+        return Response(f"To book, I still need {spoken_list(missing)}.").with_outcome("invalid-input")
 
     try:
         booking = bookings.post_json(
@@ -70,12 +67,12 @@ def book_appointment(request):
                 "date": date.isoformat(),
                 "time": f"{time:%H:%M}",
                 "customer": {
-                    "name": name or "",
+                    "name": name,
                     "email": as_text(request.param("customer_email")) or "",
                     "phone": as_text(request.param("customer_phone")) or request.caller_id,
                 },
             },
-            idempotency_key=idempotency_key(request.detect_intent_response_id, request.tag),
+            idempotency_key=turn_key(request),
         )
     except Rejected as refusal:
         sentence = BOOKING_REFUSALS.get(refusal.code, "I'm sorry, I couldn't book that appointment.")

@@ -49,6 +49,17 @@ def get_customer_info(request):
     matches = expect(customers.get_json("/customers", params={"email": email}), list)
     if not matches:
         return Response("I couldn't find an account with that email address.").with_outcome("not-found")
+    if len(matches) > 1:
+        # Several people share this address (a family, an office): reading out the first
+        # one's account would hand a caller someone else's data.
+        return (
+            Response(
+                "I found more than one account with that email address, "
+                "so I need one more detail to be sure it's you."
+            )
+            .set(customer_match_count=len(matches))
+            .with_outcome("ambiguous")
+        )
     customer = expect(matches[0], dict)
     name = field(customer, "name", str)
     words = name.split()

@@ -4,6 +4,8 @@ Backend ``store`` (``BACKEND_STORE_URL``): ``GET /inventory?product_id=&size=&co
 Stock changes slowly compared to a conversation, so answers are cached for a minute.
 """
 
+import re
+
 from fulfillment import NotFound, Response
 from fulfillment.backend import backend, field
 from fulfillment.values import as_text
@@ -12,19 +14,26 @@ from handlers import app
 inventory = backend("store", spoken_name="our inventory system")
 
 STOCK_CACHE_S = 60
+PRODUCT_ID = re.compile(r"^SKU[-\s]*(\d{3,6})$", re.IGNORECASE)
+ASK_PRODUCT = "Which product are you looking for? The product code starts with SKU, like SKU-100."
+
+
+def product_id_of(request):
+    """The product code the caller gave, in canonical form (``sku 100`` → ``SKU-100``), or None."""
+    raw = as_text(request.param("product_id"))
+    match = PRODUCT_ID.match(raw.strip()) if raw else None
+    return f"SKU-{match[1]}" if match else None
 
 
 @app.tag("check-inventory")
 def check_inventory(request):
-    product_id = as_text(request.param("product_id"))
+    product_id = product_id_of(request)
     size = as_text(request.param("size"))
     color = as_text(request.param("color"))
     if product_id is None:
-        return Response("Which product are you looking for? The product code starts with SKU.").with_outcome(
-            "invalid-input"
-        )
+        return Response(ASK_PRODUCT).with_outcome("invalid-input")
 
-    query = {"product_id": product_id.upper()}
+    query = {"product_id": product_id}
     if size:
         query["size"] = size
     if color:

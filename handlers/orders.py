@@ -6,7 +6,7 @@ Backend ``store`` (``BACKEND_STORE_URL``): ``GET /orders/{id}``, ``POST /orders/
 import re
 
 from fulfillment import NotFound, Rejected, Response
-from fulfillment.backend import backend, field, idempotency_key
+from fulfillment.backend import backend, field, turn_key
 from fulfillment.values import as_date, as_text
 from handlers import app
 from handlers._words import money, on_day
@@ -86,6 +86,7 @@ RETURN_REFUSALS = {
     "Once it arrives, I can help you return it.",
     "item-not-in-order": "I couldn't find that item in order {order_id}. Could you check the item number?",
     "already-returned": "There's already a return open for that item.",
+    "order-cancelled": "Order {order_id} was cancelled, so there's nothing to return.",
 }
 
 
@@ -103,7 +104,7 @@ def process_return(request):
         created = orders.post_json(
             f"/orders/{order_id}/returns",
             {"item_id": item_id, "reason": reason},
-            idempotency_key=idempotency_key(request.detect_intent_response_id, request.tag),
+            idempotency_key=turn_key(request),
         )
     except NotFound:
         return Response(f"I couldn't find order {order_id}.").with_outcome("not-found")

@@ -210,7 +210,7 @@ def test_a_return_is_created_and_refunds_the_whole_line(fresh_store):
         ("ORD-1001", "not an id", "item-not-in-order"),
         ("ORD-1002", "SKU-200", "not-delivered"),
         ("ORD-1003", "SKU-500", "not-delivered"),
-        ("ORD-1005", "SKU-300", "not-delivered"),
+        ("ORD-1005", "SKU-300", "order-cancelled"),
         ("ORD-1004", "SKU-400", "return-window-closed"),
         ("ORD-1006", "SKU-200", "already-returned"),
     ],

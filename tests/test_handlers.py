@@ -175,7 +175,7 @@ TAGS = {
         f"Here is your last transaction: {LATER_SPOKEN}, minus $4.50 at Coffee Corner.",
     ),
     "book-appointment": (
-        {"service": "haircut", "date": LATER.isoformat(), "time": "10:30"},
+        {"service": "haircut", "date": LATER.isoformat(), "time": "10:30", "customer_name": "Ada Lovelace"},
         ("POST", f"{BOOKING}/appointments"),
         "our booking system",
         BOOKED,
@@ -424,7 +424,7 @@ ASK_ACCOUNT = "What's your account number? It starts with ACC and has eight digi
         (
             "check-inventory",
             {"size": "10"},
-            "Which product are you looking for? The product code starts with SKU.",
+            "Which product are you looking for? The product code starts with SKU, like SKU-100.",
         ),
         ("get-customer-info", {}, "What's the email address on your account?"),
         (
@@ -446,17 +446,17 @@ ASK_ACCOUNT = "What's your account number? It starts with ACC and has eight digi
         (
             "book-appointment",
             {},
-            "To book, I still need the service and the date and the time.",
+            "To book, I still need the service, the date, the time and your name.",
         ),
         (
             "book-appointment",
-            {"service": "haircut", "date": "someday", "time": "10:30"},
+            {"service": "haircut", "date": "someday", "time": "10:30", "customer_name": "Ada"},
             "To book, I still need the date.",
         ),
         (
             "book-appointment",
             {"date": LATER.isoformat(), "time": "noonish"},
-            "To book, I still need the service and the time.",
+            "To book, I still need the service, the time and your name.",
         ),
     ],
     ids=lambda value: json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else None,
@@ -781,14 +781,20 @@ def test_book_appointment_tomorrow_is_said_as_tomorrow_and_a_given_phone_wins(ba
 
     answer = resolve(
         "book-appointment",
-        {"service": "haircut", "date": sys_date(in_days(1)), "time": "10 am", "customer_phone": "+441234"},
+        {
+            "service": "haircut",
+            "date": sys_date(in_days(1)),
+            "time": "10 am",
+            "customer_phone": "+441234",
+            "customer_name": "Ada",
+        },
         payload={"telephony": {"caller_id": "+15555550100"}},
     )
 
     assert texts_of(answer) == [
         "You're booked for a haircut tomorrow at 10 AM. Your confirmation number is APT-2003."
     ]
-    assert sent_json(backends.calls[0])["customer"] == {"name": "", "email": "", "phone": "+441234"}
+    assert sent_json(backends.calls[0])["customer"] == {"name": "Ada", "email": "", "phone": "+441234"}
 
 
 BOOKING_REFUSALS = {
@@ -805,7 +811,10 @@ BOOKING_REFUSALS = {
 def test_book_appointment_words_each_refusal_of_the_booking_system(backends, code, error_body):
     backends.post(APPOINTMENTS_URL, status=422, json=error_body(code))
 
-    answer = resolve("book-appointment", {"service": "haircut", "date": LATER.isoformat(), "time": "10:00"})
+    answer = resolve(
+        "book-appointment",
+        {"service": "haircut", "date": LATER.isoformat(), "time": "10:00", "customer_name": "Ada"},
+    )
 
     assert texts_of(answer) == [BOOKING_REFUSALS[code]]
     assert outcome_of(answer) == "rejected"
@@ -975,7 +984,7 @@ def test_get_customer_info_with_no_match_says_so(backends):
     assert session_params(answer) == {"webhook_outcome": "not-found"}
 
 
-def test_get_customer_info_with_several_matches_takes_the_first(backends):
+def test_get_customer_info_with_several_matches_names_no_one(backends):
     backends.get(
         f"{STORE}/customers",
         json=[{"id": "CUS-1004", "name": "Jane Smith"}, {"id": "CUS-1005", "name": "John Smith"}],
@@ -983,8 +992,11 @@ def test_get_customer_info_with_several_matches_takes_the_first(backends):
 
     answer = resolve("get-customer-info", {"customer_email": "smith.family@example.com"})
 
-    assert texts_of(answer) == ["Thanks, Jane. I found your account."]
-    assert session_params(answer)["customer_id"] == "CUS-1004"
+    # Reading out the first match would give a caller someone else's account.
+    assert texts_of(answer) == [
+        "I found more than one account with that email address, so I need one more detail to be sure it's you."
+    ]
+    assert session_params(answer) == {"customer_match_count": 2, "webhook_outcome": "ambiguous"}
 
 
 @pytest.mark.parametrize(

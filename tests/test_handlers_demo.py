@@ -331,11 +331,14 @@ def test_an_unknown_product_is_not_found(client):
 # --- Customers ------------------------------------------------------------------------------------
 
 
-def test_two_customers_sharing_an_email_are_answered_with_the_first(client):
+def test_two_customers_sharing_an_email_are_not_told_apart_by_guessing(client):
     answer = turn(client, "get-customer-info", {"customer_email": "smith dot family at example dot com"})
 
-    assert texts_of(answer) == ["Thanks, Jane. I found your account."]
-    assert session_params(answer)["customer_id"] == "CUS-1004"
+    assert texts_of(answer) == [
+        "I found more than one account with that email address, so I need one more detail to be sure it's you."
+    ]
+    assert outcome_of(answer) == "ambiguous"
+    assert "customer_id" not in session_params(answer)
 
 
 def test_an_unknown_email_is_not_found(client):
