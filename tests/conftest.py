@@ -22,6 +22,31 @@ for name in list(os.environ):
         del os.environ[name]
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--long",
+        action="store_true",
+        help="also run @pytest.mark.slow tests, and ten times more property-based examples",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    # Slow tests stay out of CI's default run; they are skipped, not deselected, so the count of
+    # what did not run shows in every report.
+    if config.getoption("--long"):
+        return
+    skip = pytest.mark.skip(reason="long-running: run with --long")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def long_run(pytestconfig):
+    """True under ``--long`` or ``HYPOTHESIS_LONG=1``: property tests run ten times more examples."""
+    return pytestconfig.getoption("--long") or os.environ.get("HYPOTHESIS_LONG") == "1"
+
+
 def assert_valid_response(payload):
     """``payload`` (bytes, str or dict) is a WebhookResponse the official proto accepts strictly.
 
