@@ -32,7 +32,6 @@ What the one line does for the handler:
 """
 
 import contextvars
-import io
 import json
 import logging
 import os
@@ -290,107 +289,6 @@ def _read_config(name, env):
     )
 
 
-# --- The deadline on every socket read -----------------------------------------------------
-#
-# A socket timeout bounds one recv(), not a call: a backend that sends one byte a second never
-# trips a 3-second read timeout. So while a call is in flight, ``_io_deadline`` holds the
-# monotonic time by which it must be over, and the connections of our session read through
-# ``_DeadlineReader``, which re-arms the socket timeout to what is left before *every* recv()
-# and refuses to read once the time is up. That covers the status line, the headers and the
-# body alike. The hook point is ``http.client.HTTPConnection.response_class`` (the class that
-# parses the response from ``sock.makefile("rb")``), set on our own subclasses of urllib3's
-# connections, which our own connection pools use, which only our adapter mounts: nothing
-# global is patched, and other users of requests/urllib3 in the process are unaffected.
-
-_io_deadline = contextvars.ContextVar("fulfillment_backend_io_deadline", default=None)
-
-
-class _DeadlineReader(io.RawIOBase):
-    """A socket reader whose every recv() is bounded by what is left until ``at``."""
-
-    def __init__(self, raw, sock, at):
-        super().__init__()
-        self._raw = raw
-        self._sock = sock
-        self._at = at
-
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
-        left = self._at - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("backend call deadline passed")
-        self._sock.settimeout(left)
-        return self._raw.readinto(buffer)
-
-    def fileno(self):
-        return self._raw.fileno()
-
-    def close(self):
-        self._raw.close()
-        super().close()
-
-
-class _DeadlineSocket:
-    """Stands in for the socket while ``http.client`` builds its response reader."""
-
-    def __init__(self, sock, at):
-        self._sock = sock
-        self._at = at
-
-    def makefile(self, mode="rb"):
-        # buffering=0 gives the socket's raw reader (and takes the usual reference on the
-        # socket, released when the reader is closed).
-        return io.BufferedReader(
-            _DeadlineReader(self._sock.makefile(mode, buffering=0), self._sock, self._at)
-        )
-
-
-def _adapter_class():
-    """requests' HTTPAdapter, with pools whose connections read under ``_io_deadline``.
-
-    Built on first use: it imports requests, urllib3 and http.client.
-    """
-    import http.client
-
-    from requests.adapters import HTTPAdapter
-    from urllib3.connection import HTTPConnection, HTTPSConnection
-    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-
-    class DeadlineResponse(http.client.HTTPResponse):
-        def __init__(self, sock, *args, **kwargs):
-            at = _io_deadline.get()
-            super().__init__(sock if at is None else _DeadlineSocket(sock, at), *args, **kwargs)
-
-    class DeadlineHTTPConnection(HTTPConnection):
-        response_class = DeadlineResponse
-
-    class DeadlineHTTPSConnection(HTTPSConnection):
-        response_class = DeadlineResponse
-
-    class DeadlineHTTPConnectionPool(HTTPConnectionPool):
-        ConnectionCls = DeadlineHTTPConnection
-
-    class DeadlineHTTPSConnectionPool(HTTPSConnectionPool):
-        ConnectionCls = DeadlineHTTPSConnection
-
-    pool_classes = {"http": DeadlineHTTPConnectionPool, "https": DeadlineHTTPSConnectionPool}
-
-    class DeadlineAdapter(HTTPAdapter):
-        def init_poolmanager(self, *args, **kwargs):
-            super().init_poolmanager(*args, **kwargs)
-            self.poolmanager.pool_classes_by_scheme = pool_classes
-
-        def proxy_manager_for(self, proxy, **proxy_kwargs):
-            manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-            if not proxy.lower().startswith("socks"):  # SOCKS managers bring their own pools
-                manager.pool_classes_by_scheme = pool_classes
-            return manager
-
-    return DeadlineAdapter
-
-
 # --- ID tokens (Cloud Run service-to-service) -----------------------------------------------
 
 
@@ -413,15 +311,17 @@ def _mint_id_token(session, audience):
 
     class DeadlineBoundRequest(google.auth.transport.requests.Request):
         # google-auth waits up to 120 s for the metadata server by default; the caller of a
-        # webhook does not. Same total bound as a backend call (see _io_deadline).
+        # webhook does not. Same total bound as a backend call (see transport.io_deadline).
         def __call__(self, url, method="GET", body=None, headers=None, timeout=None, **kwargs):
+            from fulfillment.transport import io_deadline
+
             left = max(deadline.remaining(), FAIL_FAST_S)
             timeout = left if timeout is None else min(timeout, left)
-            token = _io_deadline.set(time.monotonic() + timeout)
+            token = io_deadline.set(time.monotonic() + timeout)
             try:
                 return super().__call__(url, method, body, headers, timeout=timeout, **kwargs)
             finally:
-                _io_deadline.reset(token)
+                io_deadline.reset(token)
 
     return google.oauth2.id_token.fetch_id_token(DeadlineBoundRequest(session), audience)
 
@@ -465,6 +365,7 @@ class Client:
         self._cache = None
         self._cache_lock = threading.Lock()
         self._tokens = {}  # audience -> (token, exp)
+        self._io_deadline = None
         self._token_lock = threading.Lock()
 
     def backend(self, name, spoken_name=None):
@@ -502,6 +403,16 @@ class Client:
                 session = self._session
         return session
 
+    @property
+    def io_deadline(self):
+        """The transport's per-call read deadline (a ContextVar), loaded on first use."""
+        var = self._io_deadline
+        if var is None:
+            from fulfillment.transport import io_deadline
+
+            var = self._io_deadline = io_deadline
+        return var
+
     def _new_session(self):
         import requests
 
@@ -509,15 +420,17 @@ class Client:
         # Proxies, netrc and CA bundles from the environment only when asked: on Cloud
         # Functions they are never meant for backend calls, and reading them costs per call.
         session.trust_env = self.settings()["trust_env"]
-        adapter = _adapter_class()(
-            pool_connections=POOL_SIZE,
-            pool_maxsize=POOL_SIZE,
-            pool_block=False,  # a 65th concurrent call opens a spare connection instead of waiting
-            max_retries=0,  # retries are ours: they know the deadline and the method
-        )
+        from fulfillment.transport import PooledAdapter
+
+        # Our own transport (see fulfillment/transport.py for why and what it measured): a
+        # 65th concurrent call opens a spare connection instead of waiting; retries are ours.
+        adapter = PooledAdapter(pool_maxsize=POOL_SIZE)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
-        session.headers.update({"User-Agent": _USER_AGENT, "Accept": "application/json"})
+        # Small JSON answers: compressing them costs both sides more CPU than it saves.
+        session.headers.update(
+            {"User-Agent": _USER_AGENT, "Accept": "application/json", "Accept-Encoding": "identity"}
+        )
         return session
 
     def send(self, method, url, params, body, headers, timeout):
@@ -832,7 +745,7 @@ class Backend:
         timeout = min(config.timeout_s, deadline.remaining())
         if timeout < FAIL_FAST_S:
             raise _Failed(self._timeout(method, path, max(timeout, 0.0), "before sending"))
-        token = _io_deadline.set(time.monotonic() + timeout)
+        token = client.io_deadline.set(time.monotonic() + timeout)
         response = None
         try:
             try:
@@ -866,7 +779,7 @@ class Backend:
                 return self._decode(raw_body, path, status), status, raw_body
             raise self._status_failure(response, status, raw_body, method, path)
         finally:
-            _io_deadline.reset(token)
+            client.io_deadline.reset(token)
             if response is not None:
                 response.close()
 
@@ -1044,6 +957,10 @@ def _never_connected(err):
     """True if ``err`` is a connection that was never opened, so no byte of the request left."""
     from urllib3.exceptions import MaxRetryError, NewConnectionError
 
+    from fulfillment.transport import ConnectFailed
+
+    if isinstance(err, ConnectFailed):
+        return True
     reason = err.args[0] if err.args else None
     return isinstance(reason, MaxRetryError) and isinstance(reason.reason, NewConnectionError)
 

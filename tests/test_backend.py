@@ -27,6 +27,9 @@ from fulfillment.deadline import Deadline
 from fulfillment.errors import BadBackendData, NotFound, Rejected, Timeout, Unavailable
 from tests.fault_server import FaultServer, Reply, closed_port_url
 
+# responses replaces the send() of the transport adapter our backend session mounts.
+TRANSPORT = "fulfillment.transport.PooledAdapter.send"
+
 STORE = "http://store.test"
 # How late a deadline-bounded call may return: thread wake-ups and the loopback round trip.
 TOLERANCE_S = 0.2
@@ -48,7 +51,7 @@ def clean_environment(monkeypatch):
 
 @pytest.fixture
 def mocked():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+    with responses.RequestsMock(assert_all_requests_are_fired=False, target=TRANSPORT) as mock:
         yield mock
 
 

@@ -21,6 +21,9 @@ from fulfillment.backend import reset
 from handlers import app
 from tests.conftest import assert_valid_response, cx_request, outcome_of, texts_of
 
+# responses replaces the send() of the transport adapter our backend session mounts.
+TRANSPORT = "fulfillment.transport.PooledAdapter.send"
+
 STORE = "https://store.test"
 BANK = "https://bank.test"
 BOOKING = "https://booking.test/v1"
@@ -57,7 +60,7 @@ def backends(monkeypatch):
     monkeypatch.setenv("BACKEND_WEATHER_KEY", WEATHER_KEY)
     monkeypatch.setattr(backend_module, "BACKOFF_BASE_S", 0.0)
     reset()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+    with responses.RequestsMock(assert_all_requests_are_fired=False, target=TRANSPORT) as mock:
         yield mock
     reset()
 
