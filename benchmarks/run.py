@@ -360,9 +360,9 @@ def report(run, described, compiled, took_s):
         f"Mode: {mode}; took {took_s:.0f} s.",
         "Cells are ratio to bare (absolute). svc = this service (`main.py:webhook`), seed000 = the "
         "seed's function; all three run in the same run, on the same cores as wrk and the backend.",
-        f"Before measuring, `python -m compileall -q {' '.join(PRECOMPILED)}` wrote {compiled} .pyc "
-        "files: this machine sets PYTHONDONTWRITEBYTECODE=1, and a deployed function compiles its "
-        "source once, not at every start.",
+        f"Before measuring, `python -m compileall -q {' '.join(PRECOMPILED)}` brought the project's "
+        f"{compiled} .pyc files up to date: this machine sets PYTHONDONTWRITEBYTECODE=1, and a "
+        "deployed function compiles its source once, not at every start.",
         "4b: ID-token auth with a self-made RSA key and a loopback certificate server "
         "(benchmarks/coldstart_auth.py); the first call includes fetching the certificates.",
     ]
