@@ -17,6 +17,7 @@ scenario could not be measured.
 
 import argparse
 import datetime
+import importlib.util
 import os
 import platform
 import re
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from processes import BACKEND_PORT, BACKEND_URL, EXAMPLES, ROOT, SHARED_BENCH, clean_env, require_free_ports
 
@@ -261,15 +263,34 @@ def precompile():
 
     This machine sets PYTHONDONTWRITEBYTECODE=1, so without this every functions-framework
     start would compile our ~30 modules from source while bare is one small file. compileall
-    writes .pyc files whatever that variable says; imports then read them.
+    writes .pyc files whatever that variable says, and imports still read them; this checks
+    that each source now has a .pyc an import will accept. Returns how many.
     """
     subprocess.run(
         [sys.executable, "-m", "compileall", "-q", *PRECOMPILED], cwd=ROOT, check=True
     )  # fmt: skip
-    written = sorted(ROOT.glob("fulfillment/__pycache__/*.pyc"))
-    if not written:
-        raise SystemExit("compileall wrote no .pyc files under fulfillment/__pycache__")
-    return len(list(ROOT.glob("*/__pycache__/*.pyc"))) + len(list(ROOT.glob("__pycache__/*.pyc")))
+    sources = [ROOT / "main.py"] + [path for name in PRECOMPILED[1:] for path in (ROOT / name).rglob("*.py")]
+    stale = [str(path.relative_to(ROOT)) for path in sources if not pyc_is_current(path)]
+    if stale:
+        raise SystemExit(f"compileall left no current .pyc for: {', '.join(stale)}")
+    return len(sources)
+
+
+def pyc_is_current(source):
+    """True if the .pyc beside ``source`` is what an import would use instead of compiling:
+    a timestamp-based .pyc (PEP 552) whose recorded mtime and size are the source's."""
+    cached = Path(importlib.util.cache_from_source(str(source)))
+    try:
+        header = cached.read_bytes()[:16]
+    except OSError:
+        return False
+    stat = source.stat()
+    return (
+        header[:4] == importlib.util.MAGIC_NUMBER
+        and int.from_bytes(header[4:8], "little") == 0  # flags: timestamp-based
+        and int.from_bytes(header[8:12], "little") == int(stat.st_mtime) & 0xFFFFFFFF
+        and int.from_bytes(header[12:16], "little") == stat.st_size & 0xFFFFFFFF
+    )
 
 
 def measure(run):
