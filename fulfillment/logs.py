@@ -19,6 +19,7 @@ logged. Credentials never reach a record: the auth module logs reasons, never to
 """
 
 import contextvars
+import io
 import json
 import logging
 import os
@@ -224,9 +225,16 @@ class _StdoutHandler(logging.Handler):
             line = self.format(record) + "\n"
             stream = sys.stdout
             binary = getattr(stream, "buffer", None)
-            if binary is not None:
+            if isinstance(binary, io.BufferedIOBase):
                 binary.write(line.encode("utf-8", "backslashreplace"))
                 binary.flush()
+            elif binary is not None:
+                # Unbuffered (PYTHONUNBUFFERED, common on Cloud Run): a raw file may take part
+                # of a long line per write and has no lock of its own, so take ours and loop.
+                data = memoryview(line.encode("utf-8", "backslashreplace"))
+                with self.lock:
+                    while data:
+                        data = data[binary.write(data) or 0 :]
             else:  # a text-only stand-in (some test runners): the ordinary, locked way
                 with self.lock:
                     stream.write(line)

@@ -197,3 +197,30 @@ def test_backend_paths_lose_their_identifiers():
     assert logs.redact_path("/orders/ORD-1001/returns") == "/orders/:id/returns"
     assert logs.redact_path("/customers?email=jane@example.com") == "/customers"
     assert logs.redact_path("/accounts/ACC-12345678/transactions") == "/accounts/:id/transactions"
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""], ids=["PYTHONUNBUFFERED", "buffered"])
+def test_long_lines_from_many_threads_stay_whole_on_a_pipe(unbuffered):
+    """Lines far over a pipe's atomic-write size, from 8 threads, each arrive whole."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    script = (
+        "import logging, threading\n"
+        "from fulfillment import logs\n"
+        "logs.configure({'LOG_FORMAT': 'json'})\n"
+        "blob = 'y' * 100_000\n"
+        "def work(i):\n"
+        "    for _ in range(10):\n"
+        "        logging.getLogger('t').info('n%d', i, extra={'fields': {'blob': blob}})\n"
+        "threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+    )
+    env = {**os.environ, "PYTHONUNBUFFERED": unbuffered, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=60, check=True)
+    lines = out.stdout.decode().splitlines()
+    assert len(lines) == 80
+    assert all(json.loads(line)["blob"] == "y" * 100_000 for line in lines)
