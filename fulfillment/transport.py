@@ -22,8 +22,10 @@ mocks it.
 """
 
 import contextvars
+import email.parser
 import http.client
 import io
+import re
 import select
 import ssl
 import threading
@@ -101,11 +103,91 @@ class _DeadlineSocket:
 
 
 class DeadlineResponse(http.client.HTTPResponse):
-    """``http.client``'s response, reading under ``io_deadline`` when one is set."""
+    """``http.client``'s response, reading under ``io_deadline`` when one is set, with a
+    faster reading of the header block."""
 
     def __init__(self, sock, *args, **kwargs):
         at = io_deadline.get()
         super().__init__(sock if at is None else _DeadlineSocket(sock, at), *args, **kwargs)
+
+    def begin(self):
+        # http.client.HTTPResponse.begin (CPython 3.11/3.12), except that the headers are
+        # read by _parse_headers: http.client hands them to the email package's FeedParser,
+        # which took 13% of all GIL time under load in a profile of lookup-order.
+        if self.headers is not None:
+            return
+        while True:
+            version, status, reason = self._read_status()
+            if status != http.client.CONTINUE:
+                break
+            _read_header_lines(self.fp)  # the headers of a 100 Continue: skipped
+        self.code = self.status = status
+        self.reason = reason.strip()
+        if version in ("HTTP/1.0", "HTTP/0.9"):
+            self.version = 10
+        elif version.startswith("HTTP/1."):
+            self.version = 11
+        else:
+            raise http.client.UnknownProtocol(version)
+        self.headers = self.msg = _parse_headers(self.fp)
+        transfer_encoding = self.headers.get("transfer-encoding")
+        self.chunked = bool(transfer_encoding) and transfer_encoding.lower() == "chunked"
+        self.chunk_left = None
+        self.will_close = self._check_close()
+        self.length = None
+        length = self.headers.get("content-length")
+        if length and not self.chunked:
+            try:
+                self.length = int(length)
+            except ValueError:
+                self.length = None
+            else:
+                if self.length < 0:
+                    self.length = None
+        if (
+            status in (http.client.NO_CONTENT, http.client.NOT_MODIFIED)
+            or 100 <= status < 200
+            or self._method == "HEAD"
+        ):
+            self.length = 0
+        if not self.will_close and not self.chunked and self.length is None:
+            self.will_close = True
+
+
+# http.client's own limits on a header block.
+_MAX_HEADER_LINE = 65536
+_MAX_HEADERS = 100
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def _read_header_lines(fp):
+    lines = []
+    while True:
+        line = fp.readline(_MAX_HEADER_LINE + 1)
+        if len(line) > _MAX_HEADER_LINE:
+            raise http.client.LineTooLong("header line")
+        lines.append(line)
+        if len(lines) > _MAX_HEADERS:
+            raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
+        if line in (b"\r\n", b"\n", b""):
+            return lines
+
+
+def _parse_headers(fp):
+    """The header block as ``http.client.HTTPMessage``, as ``http.client.parse_headers``
+    builds it: the same names, values and order for well-formed ``Name: value`` lines. Any
+    other line (folded, nameless) goes to the email parser, exactly as http.client would."""
+    lines = _read_header_lines(fp)
+    message = http.client.HTTPMessage()
+    for raw in lines[:-1]:
+        line = raw.decode("iso-8859-1")
+        name, colon, value = line.partition(":")
+        if not colon or not _TOKEN.fullmatch(name):
+            return email.parser.Parser(_class=http.client.HTTPMessage).parsestr(
+                b"".join(lines).decode("iso-8859-1")
+            )
+        message[name] = value.lstrip(" \t").rstrip("\r\n")
+    return message
 
 
 class _HTTPConnection(http.client.HTTPConnection):
