@@ -1,6 +1,7 @@
 """The Dialogflow CX webhook protocol, as a small library that knows no business.
 
-    from fulfillment import WebhookApp, Response
+    from fulfillment import Response
+    from fulfillment.app import WebhookApp
 
     app = WebhookApp()
 

@@ -82,8 +82,25 @@ def token(key=None, **overrides):
     return mint(key or signing_key("k1"), now=WALL, **overrides)
 
 
+def requests_get(url, timeout):
+    """Fetch the keys through requests, so that ``responses`` can play Google's endpoint.
+
+    (The service fetches with the standard library, ``http_get_json``, to keep requests off
+    its cold start; tests/test_service_auth.py covers that path against a real server.)
+    """
+    import requests
+
+    from fulfillment.auth import KeysUnavailable
+
+    try:
+        response = requests.get(url, timeout=timeout, headers={"Accept": "application/json"})
+    except requests.RequestException as exc:
+        raise KeysUnavailable(f"{type(exc).__name__}: {str(exc)[:200]}") from None
+    return response.status_code, response.headers, response.content
+
+
 def build(env, clock=None, wall=WALL):
-    return Authenticator.from_env(env, clock=clock or FakeClock(), wall_clock=lambda: wall)
+    return Authenticator.from_env(env, clock=clock or FakeClock(), wall_clock=lambda: wall, http_get=requests_get)
 
 
 class CertsEndpoint:
@@ -381,7 +398,7 @@ def test_agrees_with_google_auth_jwt_decode(google, case, overrides):
             library_accepts = True
         except (exceptions.GoogleAuthError, ValueError):
             library_accepts = False
-        authenticator = Authenticator.from_env(ID_TOKEN_ENV, wall_clock=time.time)
+        authenticator = Authenticator.from_env(ID_TOKEN_ENV, wall_clock=time.time, http_get=requests_get)
         try:
             authenticator.check(bearer(minted))
             we_accept = True
