@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from fulfillment import deadline
+from fulfillment.config import number
 from fulfillment.errors import BackendError, BadBackendData, NotFound, Rejected, Timeout, Unavailable
 
 __all__ = [
@@ -200,19 +201,6 @@ class BackendConfig:
         return "BACKEND_" + name.upper().replace("-", "_") + "_"
 
 
-def _env_number(env, name, default, kind):
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"{name} must not be negative, got {raw!r}")
-    return value
-
-
 def _origin(url):
     from urllib.parse import urlsplit
 
@@ -231,8 +219,8 @@ def _read_config(name, env):
 
     prefix = BackendConfig.env_prefix(name)
     try:
-        timeout_s = _env_number(env, prefix + "TIMEOUT_S", DEFAULT_TIMEOUT_S, float)
-        retries = _env_number(env, prefix + "RETRIES", DEFAULT_RETRIES, int)
+        timeout_s = number(env, prefix + "TIMEOUT_S", DEFAULT_TIMEOUT_S, float)
+        retries = number(env, prefix + "RETRIES", DEFAULT_RETRIES, int)
     except ValueError as err:
         return BackendConfig(name, problem=str(err))
     base_url = (env.get(prefix + "URL") or "").strip().rstrip("/")
@@ -383,7 +371,7 @@ class Client:
         if self._settings is None:
             env = self.env
             try:
-                max_body_bytes = _env_number(env, "BACKEND_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, int)
+                max_body_bytes = number(env, "BACKEND_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, int)
             except ValueError as err:
                 log.error("%s; using %d", err, DEFAULT_MAX_BODY_BYTES)
                 max_body_bytes = DEFAULT_MAX_BODY_BYTES

@@ -12,21 +12,22 @@ import os
 from dataclasses import dataclass, field
 
 
-def _float(env, name, default):
-    raw = env.get(name, "").strip()
+def number(env, name, default, kind=float):
+    """Setting ``name`` as a non-negative ``kind`` (float or int), ``default`` when unset.
+
+    >>> number({"RETRIES": "3"}, "RETRIES", 2, int)
+    3
+    """
+    raw = (env.get(name) or "").strip()
     if not raw:
         return default
     try:
-        value = float(raw)
+        value = kind(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
     if value < 0:
         raise ValueError(f"{name} must not be negative, got {raw!r}")
     return value
-
-
-def _int(env, name, default):
-    return int(_float(env, name, default))
 
 
 def csv(raw):
@@ -62,9 +63,9 @@ class Settings:
         env = os.environ if env is None else env
         return cls(
             service=env.get("SERVICE_NAME") or env.get("K_SERVICE") or cls.service,
-            webhook_timeout_s=_float(env, "WEBHOOK_TIMEOUT_S", cls.webhook_timeout_s),
-            safety_margin_s=_float(env, "WEBHOOK_SAFETY_MARGIN_S", cls.safety_margin_s),
-            max_request_bytes=_int(env, "MAX_REQUEST_BYTES", cls.max_request_bytes),
-            replay_ttl_s=_float(env, "REPLAY_TTL_S", cls.replay_ttl_s),
+            webhook_timeout_s=number(env, "WEBHOOK_TIMEOUT_S", cls.webhook_timeout_s),
+            safety_margin_s=number(env, "WEBHOOK_SAFETY_MARGIN_S", cls.safety_margin_s),
+            max_request_bytes=number(env, "MAX_REQUEST_BYTES", cls.max_request_bytes, int),
+            replay_ttl_s=number(env, "REPLAY_TTL_S", cls.replay_ttl_s),
             env=dict(env),
         )
