@@ -100,7 +100,9 @@ def requests_get(url, timeout):
 
 
 def build(env, clock=None, wall=WALL):
-    return Authenticator.from_env(env, clock=clock or FakeClock(), wall_clock=lambda: wall, http_get=requests_get)
+    return Authenticator.from_env(
+        env, clock=clock or FakeClock(), wall_clock=lambda: wall, http_get=requests_get
+    )
 
 
 class CertsEndpoint:
