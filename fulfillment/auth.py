@@ -131,6 +131,17 @@ def _header(headers, name):
     return values[0]
 
 
+def _authorization(headers, scheme):
+    """The parameter of ``Authorization: <scheme> <parameter>`` (scheme in lower case), or a refusal."""
+    value = _header(headers, "Authorization")
+    if value is None:
+        raise _Refusal("no Authorization header")
+    found, parameter = _split_authorization(value)
+    if found != scheme:
+        raise _Refusal(f"Authorization scheme is not {scheme.capitalize()}")
+    return parameter
+
+
 def _split_authorization(value):
     """``"Bearer abc"`` → ``("bearer", "abc")``: the scheme in lower case, then its parameter."""
     scheme, _, parameter = value.partition(" ")
@@ -211,12 +222,7 @@ class BasicMode:
         return "basic"
 
     def judge(self, headers):
-        value = _header(headers, "Authorization")
-        if value is None:
-            raise _Refusal("no Authorization header")
-        scheme, encoded = _split_authorization(value)
-        if scheme != "basic":
-            raise _Refusal("Authorization scheme is not Basic")
+        encoded = _authorization(headers, "basic")
         try:
             decoded = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
@@ -319,13 +325,7 @@ class IdTokenMode:
         return f"id-token (audiences: {audiences}, allowed emails: {len(self.allowed_emails)})"
 
     def judge(self, headers):
-        value = _header(headers, "Authorization")
-        if value is None:
-            raise _Refusal("no Authorization header")
-        scheme, token = _split_authorization(value)
-        if scheme != "bearer":
-            raise _Refusal("Authorization scheme is not Bearer")
-        jwt = _parse_jwt(token)
+        jwt = _parse_jwt(_authorization(headers, "bearer"))
         if jwt.header.get("alg") != "RS256":
             # Google signs ID tokens with RS256 only; anything else ("none", HS256 keyed with
             # a public certificate) is the classic algorithm-confusion forgery.
