@@ -170,14 +170,13 @@ class WebhookApp:
         Raises ``BadRequest`` when ``body`` is not a valid WebhookRequest. No HTTP, no auth:
         this is what tests and other transports call.
         """
-        data = encode(body) if isinstance(body, dict) else b""
         if not isinstance(body, dict):
             raise BadRequest("the request body must be a JSON object")
-        answer, _ = self._serve(data, {})
+        answer, _ = self._serve(encode(body), {})
         return _decode(answer)
 
     def _serve(self, data, summary):
-        """Parse, dispatch and encode one call. Returns ``(bytes, request-or-None)``."""
+        """Parse, dispatch and encode one call. Returns ``(bytes, request)``."""
         try:
             body = parse_body(data)
         except SchemaViolation as err:
@@ -255,8 +254,7 @@ class WebhookApp:
                 method = environ.get("REQUEST_METHOD", "GET")
                 if method == "POST":
                     answer, parsed = self._serve(self._read_body(request), summary)
-                    if parsed is not None:
-                        _describe(parsed, summary, self._allowed_log_params)
+                    _describe(parsed, summary, self._allowed_log_params)
                 elif method in ("GET", "HEAD"):
                     answer = encode(self.status())
                 else:
