@@ -19,7 +19,7 @@ CONTEXT_PARAMS = ("order_id", "order_status", "return_id", "customer_id", "accou
 @app.tag("transfer-to-agent")
 def transfer_to_agent(request):
     reason = as_text(request.param("handoff_reason")) or "caller asked for a person"
-    context = {name: request.param(name) for name in CONTEXT_PARAMS if request.param(name) is not None}
+    context = {name: value for name in CONTEXT_PARAMS if (value := request.param(name)) is not None}
     reply = Response("Let me connect you with a member of our team. One moment, please.").handoff(
         reason=reason, **context
     )
