@@ -18,15 +18,20 @@ logs parameter *names* only; ``LOG_ALLOW_PARAMS`` lists the parameters whose val
 logged. Credentials never reach a record: the auth module logs reasons, never tokens.
 """
 
+import atexit
 import contextvars
 import io
 import json
 import logging
+import math
 import os
 import re
 import sys
+import threading
 import time
 import traceback
+
+from fulfillment.config import number
 
 TRACE = "logging.googleapis.com/trace"
 SPAN_ID = "logging.googleapis.com/spanId"
@@ -34,6 +39,9 @@ TRACE_SAMPLED = "logging.googleapis.com/trace_sampled"
 LABELS = "logging.googleapis.com/labels"
 
 REDACTED = "[redacted]"
+
+# LineWriter's hold: under load, lines written at most every 20 ms instead of one by one.
+DEFAULT_FLUSH_MS = 20.0
 
 _SEVERITY = {
     logging.DEBUG: "DEBUG",
@@ -202,16 +210,135 @@ def _rfc3339(created):
 # --- Set-up ------------------------------------------------------------------------------------
 
 
+class LineWriter:
+    """Whole lines to the *current* ``sys.stdout`` (pytest and functions-framework swap it),
+    gathered into fewer writes when lines come faster than ``hold_s`` apart.
+
+    Why gather: every write to stdout is a system call that gives up the GIL, and under load
+    functions-framework's threads are queued for it, so each summary line cost a round of
+    GIL hand-offs: 6% of the throughput of a call without backend work (measured: 0.75x bare
+    writing each line, 0.81x not writing at all). Google's own logging client batches on a
+    background thread for the same reason. The rules, so no line waits long:
+
+    * a line is written at once when nothing was written in the last ``hold_s`` seconds, so
+      a quiet service writes every line as it happens;
+    * otherwise it waits, and goes out with the others when ``hold_s`` has passed since the
+      last write (on the next line, or from a small flusher thread), or as soon as 64 KiB
+      are waiting;
+    * a record of severity WARNING or above is written at once, after the lines before it;
+    * everything waiting is written at exit, and by ``flush_logs()``.
+
+    Order is kept: lines are written under one lock, in the order they arrived. Each line is
+    written whole: the binary buffer's ``write`` is one call, and a raw (``PYTHONUNBUFFERED``)
+    file is looped until all is written. ``hold_s=0`` writes every line at once.
+    """
+
+    max_waiting_bytes = 64 * 1024
+
+    def __init__(self, hold_s=0.0, *, stream=None):
+        self.hold_s = hold_s
+        self.stream = stream  # None: whatever sys.stdout is at the time of each write
+        self._reset()
+
+    def _reset(self):
+        # Also after a fork: the child starts with its own lock and no flusher thread (the
+        # parent writes what it was holding).
+        self._lock = threading.Lock()
+        self._waiting = threading.Condition(self._lock)
+        self._pending = []
+        self._pending_bytes = 0
+        self._last_write = -math.inf
+        self._flusher = None
+
+    def write(self, line, *, urgent=False):
+        """Write ``line`` (str, ending in a newline) now, or soon (see the class docstring)."""
+        data = line.encode("utf-8", "backslashreplace")
+        with self._lock:
+            now = time.monotonic()
+            if not self._pending and (urgent or now - self._last_write >= self.hold_s):
+                self._write_locked(data, now)
+                return
+            self._pending.append(data)
+            self._pending_bytes += len(data)
+            if (
+                urgent
+                or self._pending_bytes >= self.max_waiting_bytes
+                or now - self._last_write >= self.hold_s
+            ):
+                self._write_pending_locked(now)
+            elif len(self._pending) == 1:
+                self._wake_flusher_locked()
+
+    def flush(self):
+        """Write every waiting line now."""
+        with self._lock:
+            if self._pending:
+                self._write_pending_locked(time.monotonic())
+
+    def _write_pending_locked(self, now):
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_bytes = 0
+        self._write_locked(data, now)
+
+    def _write_locked(self, data, now):
+        self._last_write = now
+        stream = self.stream or sys.stdout
+        binary = getattr(stream, "buffer", None)
+        if isinstance(binary, io.BufferedIOBase):
+            binary.write(data)  # one call: the buffer holds its own lock for all of it
+            binary.flush()
+        elif isinstance(binary, io.RawIOBase):
+            # Unbuffered (PYTHONUNBUFFERED, common on Cloud Run): a raw file may take part
+            # of a long line per write; we hold our lock, so loop until all is written.
+            view = memoryview(data)
+            while view:
+                view = view[binary.write(view) or 0 :]
+        else:  # a text-only stand-in (some test runners)
+            stream.write(data.decode("utf-8"))
+            stream.flush()
+
+    def _wake_flusher_locked(self):
+        if self._flusher is None:
+            self._flusher = threading.Thread(target=self._flush_when_due, name="log-flusher", daemon=True)
+            self._flusher.start()
+        else:
+            self._waiting.notify()
+
+    def _flush_when_due(self):
+        with self._lock:
+            while True:
+                if not self._pending:
+                    self._waiting.wait()
+                    continue
+                due_in = self._last_write + self.hold_s - time.monotonic()
+                if due_in > 0:
+                    self._waiting.wait(due_in)
+                    continue
+                try:
+                    self._write_pending_locked(time.monotonic())
+                except Exception:  # a closed stdout at exit: nothing to write to
+                    self._pending.clear()
+                    self._pending_bytes = 0
+
+
+_LINES = LineWriter()
+atexit.register(_LINES.flush)
+os.register_at_fork(after_in_child=_LINES._reset)
+
+
+def flush_logs():
+    """Write every log line still waiting (see ``LineWriter``)."""
+    _LINES.flush()
+
+
 class _StdoutHandler(logging.Handler):
-    """One line per record on the *current* ``sys.stdout`` (pytest and functions-framework
-    swap it), written without the handler's lock.
+    """One line per record through ``LineWriter``, without the handler's lock.
 
     ``logging.Handler.handle`` holds a lock around formatting *and* the write and flush
     system calls; with one summary line per webhook call and functions-framework's threads,
     the calls queued on that lock (py-spy: 9% of samples in ``Handler.acquire`` at 8
-    connections). A finished line handed to the binary buffer in one ``write`` is already
-    atomic: ``io.BufferedWriter`` holds its own lock for the whole write. So each line is
-    formatted outside any lock and written whole.
+    connections). Here each line is formatted outside any lock and handed over whole.
     """
 
     def handle(self, record):
@@ -222,29 +349,16 @@ class _StdoutHandler(logging.Handler):
 
     def emit(self, record):
         try:
-            line = self.format(record) + "\n"
-            stream = sys.stdout
-            binary = getattr(stream, "buffer", None)
-            if isinstance(binary, io.BufferedIOBase):
-                binary.write(line.encode("utf-8", "backslashreplace"))
-                binary.flush()
-            elif binary is not None:
-                # Unbuffered (PYTHONUNBUFFERED, common on Cloud Run): a raw file may take part
-                # of a long line per write and has no lock of its own, so take ours and loop.
-                data = memoryview(line.encode("utf-8", "backslashreplace"))
-                with self.lock:
-                    while data:
-                        data = data[binary.write(data) or 0 :]
-            else:  # a text-only stand-in (some test runners): the ordinary, locked way
-                with self.lock:
-                    stream.write(line)
-                    stream.flush()
+            _LINES.write(self.format(record) + "\n", urgent=record.levelno >= logging.WARNING)
         except Exception:
             self.handleError(record)
 
 
 def configure(env=None):
     """Send every record to stdout, as JSON (default) or text (``LOG_FORMAT=text``).
+
+    ``LOG_FLUSH_MS`` is the longest a line waits to be written together with others under load
+    (``LineWriter``; default 20 ms); 0 writes every line at once.
 
     Idempotent: a second call replaces the handler it installed, and leaves others alone.
     """
@@ -254,6 +368,8 @@ def configure(env=None):
     if not isinstance(level, int):
         raise ValueError(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR; got {level_name!r}")
     text = (env.get("LOG_FORMAT") or "json").strip().lower() == "text"
+    _LINES.flush()
+    _LINES.hold_s = number(env, "LOG_FLUSH_MS", DEFAULT_FLUSH_MS) / 1000
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_fulfillment", False):

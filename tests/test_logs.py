@@ -224,3 +224,102 @@ def test_long_lines_from_many_threads_stay_whole_on_a_pipe(unbuffered):
     lines = out.stdout.decode().splitlines()
     assert len(lines) == 80
     assert all(json.loads(line)["blob"] == "y" * 100_000 for line in lines)
+
+
+class _Stdout:
+    """A stand-in for ``sys.stdout`` with a binary buffer, as ``LineWriter`` expects."""
+
+    def __init__(self):
+        self.buffer = io.BytesIO()
+
+    def lines(self):
+        return self.buffer.getvalue().decode().splitlines()
+
+
+@pytest.fixture
+def stdout():
+    return _Stdout()
+
+
+def _wait_for(condition, timeout_s=2.0):
+    import time
+
+    end = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < end:
+        time.sleep(0.005)
+    return condition()
+
+
+def test_a_quiet_service_writes_each_line_at_once(stdout):
+    writer = logs.LineWriter(hold_s=60, stream=stdout)
+    writer.write("first\n")
+    assert stdout.lines() == ["first"]
+
+
+def test_lines_close_together_wait_then_go_out_together_in_order(stdout):
+    writer = logs.LineWriter(hold_s=0.05, stream=stdout)
+    writer.write("1\n")
+    writer.write("2\n")
+    writer.write("3\n")
+    assert stdout.lines() == ["1"]  # 2 and 3 came within the hold
+    assert _wait_for(lambda: stdout.lines() == ["1", "2", "3"])  # the flusher wrote them
+
+
+def test_a_warning_is_written_at_once_after_the_lines_before_it(stdout):
+    writer = logs.LineWriter(hold_s=60, stream=stdout)
+    writer.write("a\n")
+    writer.write("b\n")
+    writer.write("warning\n", urgent=True)
+    assert stdout.lines() == ["a", "b", "warning"]
+
+
+def test_no_more_than_64_kib_waits(stdout):
+    writer = logs.LineWriter(hold_s=60, stream=stdout)
+    writer.write("start\n")
+    line = "x" * 1023 + "\n"
+    for _ in range(63):
+        writer.write(line)
+    assert stdout.lines() == ["start"]
+    writer.write(line)  # the 64th KiB
+    assert len(stdout.lines()) == 65
+
+
+def test_flush_logs_and_a_zero_hold_write_everything(stdout):
+    writer = logs.LineWriter(hold_s=60, stream=stdout)
+    writer.write("a\n")
+    writer.write("b\n")
+    writer.flush()
+    assert stdout.lines() == ["a", "b"]
+    unheld = logs.LineWriter(hold_s=0, stream=stdout)
+    for n in range(5):
+        unheld.write(f"{n}\n")
+    assert stdout.lines() == ["a", "b", "0", "1", "2", "3", "4"]
+
+
+def test_log_flush_ms_sets_the_hold():
+    try:
+        logs.configure({"LOG_FLUSH_MS": "0"})
+        assert logs._LINES.hold_s == 0
+        with pytest.raises(ValueError, match="LOG_FLUSH_MS"):
+            logs.configure({"LOG_FLUSH_MS": "soon"})
+        logs.configure({})
+        assert logs._LINES.hold_s == logs.DEFAULT_FLUSH_MS / 1000
+    finally:
+        logs.configure({"LOG_LEVEL": "INFO"})
+
+
+def test_a_burst_of_calls_is_all_written_whole_and_in_time(stdout):
+    """Under load lines are gathered; every one still arrives whole within the hold."""
+    writer = logs.LineWriter(hold_s=0.02, stream=stdout)
+    threads = [
+        threading.Thread(
+            target=lambda i=i: [writer.write(json.dumps({"t": i, "n": n}) + "\n") for n in range(200)]
+        )
+        for i in range(8)
+    ]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert _wait_for(lambda: len(stdout.lines()) == 1600)
+    records = [json.loads(line) for line in stdout.lines()]
+    for i in range(8):  # each thread's lines in the order it wrote them
+        assert [r["n"] for r in records if r["t"] == i] == list(range(200))
