@@ -31,6 +31,7 @@ import threading
 import time
 import traceback
 
+from fulfillment._json import compact_encoder
 from fulfillment.config import number
 
 TRACE = "logging.googleapis.com/trace"
@@ -138,7 +139,7 @@ def current():
 # --- Formatters ----------------------------------------------------------------------------
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":"))
+_dumps = compact_encoder(default=str)
 
 
 class JsonFormatter(logging.Formatter):
@@ -167,7 +168,7 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             # The whole traceback in one field of the same line: Error Reporting reads it.
             entry["stack_trace"] = "".join(traceback.format_exception(*record.exc_info))
-        return _ENCODER.encode(entry)
+        return _dumps(entry)
 
 
 class TextFormatter(logging.Formatter):

@@ -20,6 +20,8 @@ router says otherwise), so the flow can branch with a condition such as
 import json
 import logging
 
+from fulfillment._json import compact_encoder
+
 OUTCOME_PARAM = "webhook_outcome"
 
 log = logging.getLogger("fulfillment")
@@ -227,13 +229,12 @@ def _agent_of(flow):
 # --- The 64 KiB limit --------------------------------------------------------------------------
 
 
-# One encoder, built once: json.dumps with arguments builds a new one per call.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_dumps = compact_encoder()
 
 
 def encode(body):
     """Compact UTF-8 JSON, as sent on the wire."""
-    return _ENCODER.encode(body).encode("utf-8")
+    return _dumps(body).encode("utf-8")
 
 
 def fit(body, limit, apology):

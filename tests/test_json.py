@@ -1,0 +1,51 @@
+"""The reusable compact encoder writes exactly what json.dumps writes."""
+
+import json
+import math
+
+import pytest
+
+from fulfillment._json import compact_encoder
+
+VALUES = [
+    {},
+    [],
+    "",
+    "plain",
+    'é ü 日本 \u2028 \x00 \t " \\ / 😀',
+    0,
+    -1,
+    2**70,
+    1.5,
+    -0.0,
+    1e300,
+    3.4028234663852886e38,
+    math.inf,
+    -math.inf,
+    True,
+    False,
+    None,
+    {"a": {"b": [1, {"c": None}]}, "d": "e"},
+    {1: "int key", 2.5: "float key", True: "bool key", None: "none key"},
+    [[[]], [{}], ("tuple", "too")],
+]
+
+
+@pytest.mark.parametrize("value", VALUES, ids=repr)
+def test_same_text_as_json_dumps(value):
+    assert compact_encoder()(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def test_nan_is_written_as_json_dumps_writes_it():
+    assert compact_encoder()([math.nan]) == "[NaN]"
+
+
+def test_default_is_used_for_other_types():
+    assert compact_encoder(default=str)({"when": object.__new__(_Stamp)}) == '{"when":"stamp"}'
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        compact_encoder()({"when": object.__new__(_Stamp)})
+
+
+class _Stamp:
+    def __str__(self):
+        return "stamp"
