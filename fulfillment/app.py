@@ -182,13 +182,14 @@ class WebhookApp:
         except SchemaViolation as err:
             raise BadRequest(f"not a WebhookRequest: {err}") from None
         request = WebhookRequest(body)
-        summary["tag"] = request.tag
-        handler = self._handlers.get(request.tag)
+        tag = summary["tag"] = request.tag
+        handler = self._handlers.get(tag)
         context = logs.current()
         if context is not None:
-            context.labels["tag"] = request.tag
-            if request.session_id:
-                context.labels["session_id"] = request.session_id
+            context.labels["tag"] = tag
+            session_id = request.session_id
+            if session_id:
+                context.labels["session_id"] = session_id
         with Deadline(self.settings.budget_s):
             if handler is not None and handler.side_effects and request.detect_intent_response_id:
                 key = (request.detect_intent_response_id, request.tag)
@@ -253,7 +254,7 @@ class WebhookApp:
                 summary["identity"] = "none" if authenticator.open else authenticator.check(request.headers)
                 method = environ.get("REQUEST_METHOD", "GET")
                 if method == "POST":
-                    answer, parsed = self._serve(self._read_body(request), summary)
+                    answer, parsed = self._serve(self._read_body(environ, request), summary)
                     _describe(parsed, summary, self._allowed_log_params)
                 elif method in ("GET", "HEAD"):
                     answer = encode(self.status())
@@ -288,20 +289,24 @@ class WebhookApp:
                 if outcome == "unknown-tag":
                     summary["served_tags"] = self.tags
             if summary_log.isEnabledFor(severity):
-                summary_log.log(
+                # What summary_log.log(...) would do, less its argument handling (1.4 µs a call).
+                what = summary.get("tag") or environ.get("REQUEST_METHOD", "")
+                record = summary_log.makeRecord(
+                    summary_log.name,
                     severity,
-                    "%s %s %s",
-                    summary.get("tag") or environ.get("REQUEST_METHOD", ""),
-                    status,
-                    summary.get("outcome", ""),
-                    extra={"fields": {"call": summary}},
+                    "",
+                    0,
+                    f"{what} {status} {summary.get('outcome', '')}",
+                    None,
+                    None,
                 )
+                record.fields = {"call": summary}
+                summary_log.handle(record)
         return answer, status, out_headers
 
-    def _read_body(self, request):
+    def _read_body(self, environ, request):
         # Headers straight from the WSGI environ: werkzeug's parsed accessors (mimetype,
         # content_length) cost several µs a call, measured, for answers we can read directly.
-        environ = request.environ
         mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
         if mimetype != "application/json":
             raise UnsupportedMediaType(f"Content-Type must be application/json, got {mimetype or 'none'!r}")

@@ -14,6 +14,7 @@ from handlers._words import money, on_day
 orders = backend("store", spoken_name="our order system")
 
 ORDER_ID = re.compile(r"^ORD-?(\d{3,10})$", re.IGNORECASE)
+_SEPARATORS = re.compile(r"[\s_]+")
 ASK_ORDER_ID = "What's your order number? It starts with ORD, like ORD-1001."
 
 
@@ -22,7 +23,7 @@ def order_id_of(request):
     raw = as_text(request.param("order_id"))
     if raw is None:
         return None
-    match = ORDER_ID.match(re.sub(r"[\s_]+", "-", raw.strip()).replace("--", "-"))
+    match = ORDER_ID.match(_SEPARATORS.sub("-", raw.strip()).replace("--", "-"))
     return f"ORD-{match[1]}" if match else None
 
 

@@ -26,7 +26,7 @@ VALUES = [
     False,
     None,
     {"a": {"b": [1, {"c": None}]}, "d": "e"},
-    {1: "int key", 2.5: "float key", True: "bool key", None: "none key"},
+    {1: "int key", 2.5: "float key", False: "bool key", None: "none key"},
     [[[]], [{}], ("tuple", "too")],
 ]
 

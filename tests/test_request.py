@@ -131,3 +131,32 @@ def test_view_is_read_only():
 def test_enum_numbers_fold_into_names():
     req = WebhookRequest({"pageInfo": {"formInfo": {"parameterInfo": [{"displayName": "a", "state": 3}]}}})
     assert req.form["a"].state == "FILLED" and req.form["a"].filled
+
+
+def test_session_names_split_exactly_as_the_official_expression_reads_them():
+    """The split without a regular expression agrees with the sample's expression everywhere."""
+    import random
+    import re
+
+    from fulfillment.request import _split_session
+
+    expression = re.compile(r"^(?P<agent>.+?)(?:/environments/(?P<env>[^/]+))?/sessions/(?P<id>[^/]+)$")
+    pieces = [
+        "/sessions/",
+        "/environments/",
+        "/",
+        "a",
+        "b1",
+        "-",
+        "\n",
+        "sessions",
+        "environments",
+        "projects/p",
+    ]
+    rng = random.Random(20261124)
+    names = ["", "/sessions/x", "a/sessions/", "a/sessions/x", "a/environments/e/sessions/x"]
+    names += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 9))) for _ in range(20000)]
+    for name in names:
+        match = expression.match(name)
+        expected = (match["agent"], match["env"] or "", match["id"]) if match else ("", "", "")
+        assert _split_session(name) == expected, name
