@@ -43,6 +43,17 @@ from requests.utils import select_proxy
 # keep-alive connections after 75 s, many load balancers after 60 s): start a new one.
 MAX_IDLE_S = 30.0
 
+# For a read, a connection used this recently is reused without first asking the kernel
+# whether the server closed it (a poll: a system call that gives up the GIL). A server that
+# closes an idle connection within a second is rare, and a read sent on a connection closed
+# under it is sent again on a new one (``PooledAdapter.send``). A write always asks.
+FRESH_S = 1.0
+
+# Socket timeouts are set again only when the one set would overshoot the deadline by more
+# than this: each ``settimeout`` is a system call that gives up the GIL, and under load every
+# hand-off of the GIL between functions-framework's threads costs throughput.
+TIMEOUT_SLACK_S = 0.01
+
 # The absolute monotonic time by which the call in progress must be over (set per call by the
 # backend client). ``None`` outside a call: sockets then keep their plain timeouts.
 io_deadline = contextvars.ContextVar("fulfillment_transport_io_deadline", default=None)
@@ -76,8 +87,16 @@ class _DeadlineReader(io.RawIOBase):
         left = self._at - time.monotonic()
         if left <= 0:
             raise TimeoutError("backend call deadline passed")
-        self._sock.settimeout(left)
+        _bound_timeout(self._sock, left)
         return self._raw.readinto(buffer)
+
+
+def _bound_timeout(sock, left):
+    """Make sure no blocking call on ``sock`` outlasts ``left`` seconds (give or take
+    ``TIMEOUT_SLACK_S``), without a system call when the timeout already set will do."""
+    armed = sock.gettimeout()
+    if armed is None or armed > left + TIMEOUT_SLACK_S or armed < left - TIMEOUT_SLACK_S:
+        sock.settimeout(left)
 
     def fileno(self):
         return self._raw.fileno()
@@ -227,7 +246,7 @@ class PooledAdapter(HTTPAdapter):
         connect_timeout, read_timeout = _timeouts(timeout)
 
         reused = True
-        connection = self._checkout(origin)
+        connection = self._checkout(origin, trust_fresh=request.method in ("GET", "HEAD"))
         if connection is None:
             reused = False
             connection = self._connect(origin, connect_timeout, verify, cert)
@@ -254,7 +273,7 @@ class PooledAdapter(HTTPAdapter):
     # -- one exchange ------------------------------------------------------------------------
 
     def _exchange(self, connection, request, target, read_timeout):
-        connection.sock.settimeout(read_timeout)
+        _bound_timeout(connection.sock, read_timeout)
         body = request.body
         if isinstance(body, str):
             body = body.encode("utf-8")
@@ -307,13 +326,15 @@ class PooledAdapter(HTTPAdapter):
 
     # -- the pool --------------------------------------------------------------------------------
 
-    def _checkout(self, origin):
+    def _checkout(self, origin, trust_fresh):
         now = time.monotonic()
         with self._idle_lock:
             idle = self._idle.get(origin)
             while idle:
                 connection, since = idle.pop()
-                if now - since < MAX_IDLE_S and not _dropped(connection):
+                if (trust_fresh and now - since < FRESH_S) or (
+                    now - since < MAX_IDLE_S and not _dropped(connection)
+                ):
                     return connection
                 connection.close()
         return None

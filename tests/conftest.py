@@ -17,6 +17,9 @@ MAX_RESPONSE_BYTES = 64 * 1024
 os.environ.pop("K_SERVICE", None)
 os.environ.setdefault("AUTH_MODES", "none")
 os.environ.setdefault("LOG_FORMAT", "json")
+# Each log line at once: a test reads what a call logged as soon as the call returns
+# (the gathering of lines under load has tests of its own, in test_logs.py).
+os.environ.setdefault("LOG_FLUSH_MS", "0")
 for name in list(os.environ):
     if name.startswith("BACKEND_") and name.endswith("_URL"):
         del os.environ[name]
