@@ -105,6 +105,7 @@ def session():
     with requests.Session() as s:
         adapter = PooledAdapter()
         s.mount("http://", adapter)
+        s.mount("https://", adapter)
         yield s
 
 
@@ -141,32 +142,131 @@ def test_a_write_always_checks_the_connection_first(closing_server, session):
     assert closing_server.accepted == 2
 
 
-class _Socket:
-    def __init__(self, timeout):
-        self.timeout = timeout
-        self.set = []
-
-    def gettimeout(self):
-        return self.timeout
-
-    def settimeout(self, value):
-        self.set.append(value)
-        self.timeout = value
+# --- TLS: the kernel timeouts hold on an encrypted connection too ---------------------------------
 
 
-@pytest.mark.parametrize(
-    ("armed", "left", "rearmed"),
-    [
-        (None, 2.0, True),  # blocking: must be bounded
-        (3.0, 2.0, True),  # would overshoot the deadline
-        (2.005, 2.0, False),  # within the slack: no system call
-        (1.995, 2.0, False),
-        (1.0, 2.0, True),  # would give up a second early
-    ],
-)
-def test_a_socket_timeout_is_set_only_when_it_matters(armed, left, rearmed):
-    from fulfillment.transport import _bound_timeout
+class _TLSServer:
+    """A loopback HTTPS server with a self-made certificate for 127.0.0.1. ``hang=True``: read
+    the request and never answer."""
 
-    sock = _Socket(armed)
-    _bound_timeout(sock, left)
-    assert sock.set == ([left] if rearmed else [])
+    def __init__(self, tmp_path, hang=False):
+        import datetime
+        import ipaddress
+        import socket
+        import ssl
+        import threading
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+            )
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256())
+        )
+        self.ca = tmp_path / "ca.pem"
+        self.ca.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_file = tmp_path / "key.pem"
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.ca, key_file)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"https://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._context = context
+        self._hang = hang
+        self._release = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        import threading
+
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn):
+        try:
+            with self._context.wrap_socket(conn, server_side=True) as tls:
+                while True:
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        chunk = tls.recv(65536)
+                        if not chunk:
+                            return
+                        data += chunk
+                    if self._hang:
+                        self._release.wait(10)
+                        return
+                    body = b'{"tls":true}'
+                    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                    tls.sendall(head.encode() + body)
+        except OSError:
+            return
+
+    def close(self):
+        self._release.set()
+        self._listener.close()
+
+
+def test_https_answers_and_keeps_the_connection(tmp_path, session):
+    server = _TLSServer(tmp_path)
+    try:
+        for _ in range(3):
+            assert session.get(server.url + "/x", timeout=2, verify=str(server.ca)).json() == {"tls": True}
+    finally:
+        server.close()
+
+
+def test_https_read_is_bounded_by_the_deadline(tmp_path, session):
+    import requests
+
+    from fulfillment.transport import io_deadline
+
+    server = _TLSServer(tmp_path, hang=True)
+    token = io_deadline.set(time.monotonic() + 0.3)
+    started = time.monotonic()
+    try:
+        with pytest.raises(requests.exceptions.ReadTimeout):
+            session.get(server.url + "/x", timeout=5, verify=str(server.ca))
+        assert time.monotonic() - started < 1.0  # the 0.3 s deadline, not the 5 s timeout
+    finally:
+        io_deadline.reset(token)
+        server.close()
+
+
+def test_plain_read_is_bounded_by_the_timeout_outside_a_call(closing_server, session):
+    """No backend call in progress: the read timeout alone bounds the wait."""
+    import socket
+
+    import requests
+
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts (backlog) but never answers
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    started = time.monotonic()
+    try:
+        with pytest.raises(requests.exceptions.ReadTimeout):
+            session.get(url, timeout=0.3)
+        assert time.monotonic() - started < 1.0
+    finally:
+        listener.close()
