@@ -44,10 +44,10 @@ class SigningKey:
         return crypt.RSASigner.from_string(pem, key_id=kid or self.kid)
 
 
-def _self_signed(private_key, common_name):
+def _self_signed(private_key, common_name, *extensions):
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
-    certificate = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -55,9 +55,32 @@ def _self_signed(private_key, common_name):
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=14))
-        .sign(private_key, hashes.SHA256())
     )
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical)
+    certificate = builder.sign(private_key, hashes.SHA256())
     return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def loopback_tls_files(folder):
+    """``(certificate, key)`` files for a TLS server on 127.0.0.1, the certificate its own CA."""
+    import ipaddress
+
+    private_key = ec.generate_private_key(ec.SECP256R1())
+    certificate = _self_signed(
+        private_key,
+        "127.0.0.1",
+        (x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False),
+        (x509.BasicConstraints(ca=True, path_length=None), True),
+    )
+    cert_file, key_file = folder / "tls-cert.pem", folder / "tls-key.pem"
+    cert_file.write_text(certificate)
+    key_file.write_bytes(
+        private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_file, key_file
 
 
 @functools.cache
