@@ -13,10 +13,11 @@ lost by a webhook that serves many turns per instance, so the session mounts thi
     session.mount("https://", adapter)
 
 It keeps ``http.client`` connections alive per origin (``scheme://host:port``), checks an
-idle connection is still open before reusing it, bounds every socket read by the call's
-deadline (see ``DeadlineResponse``), verifies TLS with the same CA bundle requests uses
-(certifi), and raises requests' own exceptions, so callers cannot tell it from requests'
-adapter. Calls through a proxy (``trust_env`` with proxy settings) go to requests' adapter.
+idle connection is still open before reusing it (except for a read on one used in the last
+second: see ``FRESH_S``), bounds every socket read by the call's deadline (see
+``DeadlineResponse``) with as few GIL-releasing system calls as it can (see ``limit``),
+verifies TLS with the same CA bundle requests uses (certifi), and raises requests' own
+exceptions, so callers cannot tell it from requests' adapter. Calls through a proxy (``trust_env`` with proxy settings) go to requests' adapter.
 In tests, ``responses.RequestsMock(target="fulfillment.transport.PooledAdapter.send")``
 mocks it.
 """

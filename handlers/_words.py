@@ -4,6 +4,14 @@ import datetime
 
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
+# The agent speaks English whatever the machine's locale (strftime's %A and %B follow it, and
+# cost a C call each on every order lookup).
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
 
 def money(amount, currency="USD"):
     """``money(1250.5)`` → ``"$1,250.50"``; ``money(-3, "EUR")`` → ``"minus €3.00"``."""
@@ -23,7 +31,7 @@ def day(date, today=None):
         return "tomorrow"
     if delta == -1:
         return "yesterday"
-    return f"{date:%A}, {date:%B} {date.day}"
+    return f"{_WEEKDAYS[date.weekday()]}, {_MONTHS[date.month - 1]} {date.day}"
 
 
 def on_day(date, today=None):

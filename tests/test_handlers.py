@@ -1179,3 +1179,18 @@ def test_transfer_to_agent_transfers_only_a_phone_call_and_only_to_a_configured_
     )
     assert outcome_of(answer) == "ok"
     assert len(backends.calls) == 0
+
+
+def test_dates_are_spoken_in_english_relative_to_today():
+    import datetime
+
+    from handlers._words import day, on_day
+
+    today = datetime.date(2026, 11, 24)
+    assert [on_day(today + datetime.timedelta(days=n), today) for n in (-1, 0, 1)] == [
+        "yesterday",
+        "today",
+        "tomorrow",
+    ]
+    assert day(datetime.date(2026, 11, 30), today) == "Monday, November 30"
+    assert on_day(datetime.date(2027, 1, 3), today) == "on Sunday, January 3"
