@@ -33,9 +33,14 @@ def test_headers_read_as_http_client_reads_them(lines, end):
     ours = _parse_headers(io.BytesIO(block))
     theirs = http.client.parse_headers(io.BytesIO(block))
     assert ours.items() == theirs.items()
-    for name in ("content-length", "transfer-encoding", "connection", "content-type"):
+    assert list(ours.keys()) == theirs.keys() and list(ours.values()) == theirs.values()
+    assert list(ours) == list(theirs) and len(ours) == len(theirs)
+    for name in ("content-length", "Transfer-Encoding", "connection", "content-type", "X-A", "set-cookie"):
         assert ours.get(name) == theirs.get(name)
+        assert ours.get(name, "absent") == theirs.get(name, "absent")
         assert ours.get_all(name) == theirs.get_all(name)
+        assert ours[name] == theirs[name]
+        assert (name in ours) == (name in theirs)
 
 
 # --- Reuse of kept-alive connections, and socket timeouts ----------------------------------------
@@ -241,3 +246,67 @@ def test_plain_read_is_bounded_by_the_timeout_outside_a_call(closing_server, ses
         assert time.monotonic() - started < 1.0
     finally:
         listener.close()
+
+
+# --- The request head: what http.client would send --------------------------------------------
+
+
+class _Recorder:
+    def __init__(self):
+        self.sent = b""
+
+    def sendall(self, data):
+        self.sent += bytes(data)
+
+
+def _http_client_sends(method, target, headers, body):
+    connection = http.client.HTTPConnection("backend.example", 8080)
+    connection.sock = _Recorder()
+    connection.request(method, target, body, headers)
+    return connection.sock.sent
+
+
+def _parsed(head):
+    line, *fields = head.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    return line, sorted(fields)
+
+
+HEADER_NAMES = st.sampled_from(
+    ["Accept", "X-Api-Key", "Idempotency-Key", "Content-Type", "Host", "content-length"]
+)
+HEADER_VALUES = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=12)
+
+
+@settings(max_examples=300)
+@given(
+    st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]),
+    st.from_regex(r"/[a-zA-Z0-9/%?=&._~-]{0,20}", fullmatch=True),
+    st.dictionaries(HEADER_NAMES, HEADER_VALUES, max_size=4),
+    st.one_of(st.none(), st.binary(max_size=20)),
+)
+def test_request_head_says_what_http_client_says(method, target, headers, body):
+    from fulfillment.transport import _request_head
+
+    if "content-length" in headers and body is not None:
+        headers["content-length"] = str(len(body))  # a lie about the length is the caller's
+    expected = _http_client_sends(method, target, headers, body)
+    ours = _request_head(method, target, "backend.example:8080", headers, body) + (body or b"")
+    assert _parsed(ours) == _parsed(expected)
+    assert ours.endswith(body or b"\r\n\r\n")
+
+
+@pytest.mark.parametrize(
+    ("target", "headers"),
+    [
+        ("/orders/1 HTTP/1.1\r\nX-Injected: 1", {}),
+        ("/orders/1", {"X-Api-Key": "k\r\nX-Injected: 1"}),
+        ("/orders/1", {"X-Api-Key": "k\nX-Injected: 1"}),
+        ("/orders/1", {"Bad Name": "v"}),
+        ("/orders/1", {"X-A\r\nX-Injected": "v"}),
+    ],
+)
+def test_nothing_can_split_the_request(target, headers):
+    from fulfillment.transport import _request_head
+
+    with pytest.raises((ValueError, http.client.InvalidURL)):
+        _request_head("GET", target, "backend.example", headers, None)
