@@ -402,7 +402,7 @@ class Client:
         return var
 
     def _new_session(self):
-        import requests
+        from fulfillment._requests import requests
 
         session = requests.Session()
         # Proxies, netrc and CA bundles from the environment only when asked: on Cloud
@@ -724,7 +724,7 @@ class Backend:
         return delay
 
     def _attempt(self, config, method, path, params, body, headers):
-        import requests
+        from fulfillment._requests import requests
 
         client = self.client
         send_headers = self._auth_headers(config)  # may mint an ID token: time passes

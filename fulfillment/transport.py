@@ -17,9 +17,9 @@ idle connection is still open before reusing it (except for a read on one used i
 second: see ``FRESH_S``), bounds every socket read by the call's deadline (see
 ``DeadlineResponse``) with as few GIL-releasing system calls as it can (see ``limit``),
 verifies TLS with the same CA bundle requests uses (certifi), and raises requests' own
-exceptions, so callers cannot tell it from requests' adapter. Calls through a proxy (``trust_env`` with proxy settings) go to requests' adapter.
-In tests, ``responses.RequestsMock(target="fulfillment.transport.PooledAdapter.send")``
-mocks it.
+exceptions, so callers cannot tell it from requests' adapter. Calls through a proxy
+(``trust_env`` with proxy settings) go to requests' adapter. In tests,
+``responses.RequestsMock(target="fulfillment.transport.PooledAdapter.send")`` mocks it.
 """
 
 import contextvars
@@ -37,11 +37,14 @@ import time
 import zlib
 from urllib.parse import urlsplit
 
-import requests
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
-from requests.structures import CaseInsensitiveDict
-from requests.utils import select_proxy
+
+from fulfillment._requests import requests
+
+# Through fulfillment._requests, so requests is imported without its unused encoding detector.
+HTTPAdapter = requests.adapters.HTTPAdapter
+CaseInsensitiveDict = requests.structures.CaseInsensitiveDict
+select_proxy = requests.utils.select_proxy
 
 # A connection idle longer than this may have been closed by the server (nginx closes idle
 # keep-alive connections after 75 s, many load balancers after 60 s): start a new one.

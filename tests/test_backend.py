@@ -984,3 +984,28 @@ def test_32_threads_share_one_session(real, monkeypatch):
     assert len(results) == 128 and all(r == {"ok": True} for r in results)
     assert len(created) == 1
     assert real.connections - before <= 32  # each thread reuses its pooled connection
+
+
+def test_requests_is_loaded_without_its_unused_encoding_detector():
+    """fulfillment._requests keeps charset_normalizer (2.9 MiB) out of a fresh process, quietly,
+    and only while requests is first imported."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    script = (
+        "import sys, warnings\n"
+        "warnings.simplefilter('error')\n"
+        "from fulfillment.backend import backend\n"
+        "backend('store').client.session()\n"
+        "import requests.compat\n"
+        "assert 'charset_normalizer' not in sys.modules and 'chardet' not in sys.modules\n"
+        "assert requests.compat.chardet is None\n"
+        "import charset_normalizer\n"  # a handler may still use it
+        "print('ok')\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "AUTH_MODES": "none"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
