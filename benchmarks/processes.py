@@ -64,6 +64,9 @@ def service_env(**overrides):
 
 def port_is_free(port):
     with socket.socket() as probe:
+        # Connections of a run that just ended linger in TIME_WAIT; they stop a plain bind but
+        # not the servers (which set SO_REUSEADDR), so only a listener counts as busy.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
