@@ -256,7 +256,7 @@ class LineWriter:
         data = line.encode("utf-8", "backslashreplace")
         with self._lock:
             now = time.monotonic()
-            if not self._pending and (urgent or now - self._last_write >= self.hold_s):
+            if not self._pending and (urgent or now - self._last_write >= self.hold_s or not self._binary()):
                 self._write_locked(data, now)
                 return
             self._pending.append(data)
@@ -282,6 +282,13 @@ class LineWriter:
         self._pending_bytes = 0
         self._write_locked(data, now)
 
+    def _binary(self):
+        # A text-only stdout is written at once, line by line: functions-framework's
+        # LOG_EXECUTION_ID wrapper reads one JSON line per write and labels it with the
+        # execution id of the call writing it, so a line must be written by its own call.
+        binary = getattr(self.stream or sys.stdout, "buffer", None)
+        return isinstance(binary, (io.BufferedIOBase, io.RawIOBase))
+
     def _write_locked(self, data, now):
         self._last_write = now
         stream = self.stream or sys.stdout
@@ -295,8 +302,9 @@ class LineWriter:
             view = memoryview(data)
             while view:
                 view = view[binary.write(view) or 0 :]
-        else:  # a text-only stand-in (some test runners)
-            stream.write(data.decode("utf-8"))
+        else:  # a text-only stream (see _binary)
+            for line in data.decode("utf-8").splitlines(keepends=True):
+                stream.write(line)
             stream.flush()
 
     def _wake_flusher_locked(self):

@@ -323,3 +323,23 @@ def test_a_burst_of_calls_is_all_written_whole_and_in_time(stdout):
     records = [json.loads(line) for line in stdout.lines()]
     for i in range(8):  # each thread's lines in the order it wrote them
         assert [r["n"] for r in records if r["t"] == i] == list(range(200))
+
+
+def test_a_text_only_stdout_gets_each_line_at_once_in_its_own_write():
+    """functions-framework's LOG_EXECUTION_ID wrapper reads one JSON line per write."""
+
+    class TextOnly:
+        def __init__(self):
+            self.writes = []
+
+        def write(self, text):
+            self.writes.append(text)
+
+        def flush(self):
+            pass
+
+    stream = TextOnly()
+    writer = logs.LineWriter(hold_s=60, stream=stream)
+    writer.write('{"n":1}\n')
+    writer.write('{"n":2}\n')  # within the hold, yet not held: the stream is text-only
+    assert stream.writes == ['{"n":1}\n', '{"n":2}\n']
