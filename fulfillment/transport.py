@@ -346,14 +346,6 @@ def _parse_headers(fp):
     return HeaderBlock(fields)
 
 
-class _HTTPConnection(http.client.HTTPConnection):
-    response_class = DeadlineResponse
-
-
-class _HTTPSConnection(http.client.HTTPSConnection):
-    response_class = DeadlineResponse
-
-
 # --- The adapter ---------------------------------------------------------------------------------
 
 
@@ -449,11 +441,11 @@ class PooledAdapter(HTTPAdapter):
     def _connect(self, origin, connect_timeout, verify, cert):
         scheme, host, port, _ = origin
         if scheme == "https":
-            connection = _HTTPSConnection(
+            connection = http.client.HTTPSConnection(
                 host, port, timeout=connect_timeout, context=self._context(verify, cert)
             )
         else:
-            connection = _HTTPConnection(host, port, timeout=connect_timeout)
+            connection = http.client.HTTPConnection(host, port, timeout=connect_timeout)
         # What http.client would send as Host: the port only when it is not the default.
         name = f"[{host}]" if ":" in host else host.encode("idna").decode("ascii")
         connection.host_header = name if port == (443 if scheme == "https" else 80) else f"{name}:{port}"
