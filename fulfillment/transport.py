@@ -168,12 +168,11 @@ class _DeadlineSocket:
 
 
 class DeadlineResponse(http.client.HTTPResponse):
-    """``http.client``'s response, reading under ``io_deadline`` when one is set, with a
-    faster reading of the header block."""
+    """``http.client``'s response, every read of it bounded by the monotonic time ``at``, with
+    a faster reading of the header block."""
 
-    def __init__(self, sock, *args, **kwargs):
-        at = io_deadline.get()
-        super().__init__(sock if at is None else _DeadlineSocket(sock, at), *args, **kwargs)
+    def __init__(self, sock, at, *args, **kwargs):
+        super().__init__(_DeadlineSocket(sock, at), *args, **kwargs)
 
     def begin(self):
         # http.client.HTTPResponse.begin (CPython 3.11/3.12), except that the headers are
@@ -409,7 +408,9 @@ class PooledAdapter(HTTPAdapter):
             body = body.encode("utf-8")
         head = _request_head(request.method, target, connection.host_header, request.headers, body)
         # Outside a backend client's call (a bare session), the read timeout is the deadline.
-        token = io_deadline.set(time.monotonic() + read_timeout) if io_deadline.get() is None else None
+        at = io_deadline.get()
+        if at is None:
+            at = time.monotonic() + read_timeout
         try:
             # One write for a small request, as http.client does: head and body together.
             if body and len(body) > _JOIN_BODY_BYTES:
@@ -417,7 +418,7 @@ class PooledAdapter(HTTPAdapter):
                 sock.sendall(body)
             else:
                 sock.sendall(head + body if body else head)
-            response = DeadlineResponse(sock, method=request.method)
+            response = DeadlineResponse(sock, at, method=request.method)
             try:
                 response.begin()
             except BaseException:
@@ -434,9 +435,6 @@ class PooledAdapter(HTTPAdapter):
             if isinstance(err, http.client.RemoteDisconnected):
                 raise
             raise requests.exceptions.ConnectionError(err, request=request) from err
-        finally:
-            if token is not None:
-                io_deadline.reset(token)
 
     def _connect(self, origin, connect_timeout, verify, cert):
         scheme, host, port, _ = origin
