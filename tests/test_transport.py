@@ -46,10 +46,11 @@ def test_headers_read_as_http_client_reads_them(lines, end):
 # --- Reuse of kept-alive connections, and socket timeouts ----------------------------------------
 
 
-class _ClosingServer:
-    """Answers one request per connection with a keep-alive response, then closes the
-    connection without saying so (no ``Connection: close``), as a server with a very short
-    idle timeout does. Counts the connections it accepted."""
+class _LoopbackServer:
+    """A listener on 127.0.0.1; each accepted connection goes to ``answer(conn)`` on a thread of
+    its own. Counts the connections it accepted."""
+
+    scheme = "http"
 
     def __init__(self):
         import socket
@@ -57,41 +58,61 @@ class _ClosingServer:
 
         self.accepted = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.url = f"{self.scheme}://127.0.0.1:{self._listener.getsockname()[1]}"
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self):
+        import threading
+
         while True:
             try:
                 conn, _ = self._listener.accept()
             except OSError:
                 return
             self.accepted += 1
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                head = data.split(b"\r\n\r\n", 1)[0].lower()
-                length = next(
-                    (
-                        int(line.split(b":")[1])
-                        for line in head.split(b"\r\n")
-                        if line.startswith(b"content-length:")
-                    ),
-                    0,
-                )
-                body = data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
-                while len(body) < length:
-                    body += conn.recv(65536)
-                conn.sendall(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
-                )
+            threading.Thread(target=self._answer_quietly, args=(conn,), daemon=True).start()
+
+    def _answer_quietly(self, conn):
+        try:
+            self.answer(conn)
+        except OSError:
+            pass
+        finally:
+            conn.close()
 
     def close(self):
         self._listener.close()
+
+
+def _read_request(conn):
+    """One request, head and body (by Content-Length), from ``conn``; None if it closed first."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    lines = head.lower().split(b"\r\n")
+    length = next((int(line.split(b":")[1]) for line in lines if line.startswith(b"content-length:")), 0)
+    while len(body) < length:
+        body += conn.recv(65536)
+    return head, body
+
+
+def _json_answer(body):
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    return head.encode() + body
+
+
+class _ClosingServer(_LoopbackServer):
+    """Answers one request per connection with a keep-alive response, then closes the
+    connection without saying so (no ``Connection: close``), as a server with a very short
+    idle timeout does."""
+
+    def answer(self, conn):
+        if _read_request(conn) is not None:
+            conn.sendall(_json_answer(b"{}"))
 
 
 @pytest.fixture
@@ -150,59 +171,36 @@ def test_a_write_always_checks_the_connection_first(closing_server, session):
 # --- TLS: the kernel timeouts hold on an encrypted connection too ---------------------------------
 
 
-class _TLSServer:
+class _TLSServer(_LoopbackServer):
     """A loopback HTTPS server with a self-made certificate for 127.0.0.1. ``hang=True``: read
     the request and never answer."""
 
+    scheme = "https"
+
     def __init__(self, tmp_path, hang=False):
-        import socket
         import ssl
         import threading
 
         from tests.auth_keys import loopback_tls_files
 
         self.ca, key_file = loopback_tls_files(tmp_path)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.ca, key_file)
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"https://127.0.0.1:{self._listener.getsockname()[1]}"
-        self._context = context
+        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._context.load_cert_chain(self.ca, key_file)
         self._hang = hang
         self._release = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self):
-        import threading
-
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
-
-    def _answer(self, conn):
-        try:
-            with self._context.wrap_socket(conn, server_side=True) as tls:
-                while True:
-                    data = b""
-                    while b"\r\n\r\n" not in data:
-                        chunk = tls.recv(65536)
-                        if not chunk:
-                            return
-                        data += chunk
-                    if self._hang:
-                        self._release.wait(10)
-                        return
-                    body = b'{"tls":true}'
-                    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-                    tls.sendall(head.encode() + body)
-        except OSError:
-            return
+    def answer(self, conn):
+        with self._context.wrap_socket(conn, server_side=True) as tls:
+            while _read_request(tls) is not None:
+                if self._hang:
+                    self._release.wait(10)
+                    return
+                tls.sendall(_json_answer(b'{"tls":true}'))
 
     def close(self):
         self._release.set()
-        self._listener.close()
+        super().close()
 
 
 def test_https_answers_and_keeps_the_connection(tmp_path, session):
