@@ -64,7 +64,7 @@ import threading
 import time
 
 from fulfillment import deadline, errors
-from fulfillment.config import csv, on_google_cloud
+from fulfillment.config import csv, number, on_google_cloud
 
 log = logging.getLogger("fulfillment.auth")
 
@@ -759,7 +759,7 @@ def _id_token_mode(env, clock, wall_clock, http_get=None):
     for email in allowed:
         if "@" not in email:
             raise ValueError(f"AUTH_ALLOWED_EMAILS: {email!r} is not an email address")
-    skew = _clock_skew(env)
+    skew = number(env, "AUTH_CLOCK_SKEW_S", DEFAULT_CLOCK_SKEW_S, maximum=MAX_CLOCK_SKEW_S)
     url = (env.get("AUTH_CERTS_URL") or GOOGLE_CERTS_URL).strip()
     if not (url.startswith("https://") or re.match(r"http://(localhost|127\.0\.0\.1|\[::1\])[:/]", url)):
         raise ValueError("AUTH_CERTS_URL must be an https:// URL (plain http only on localhost)")
@@ -770,19 +770,6 @@ def _id_token_mode(env, clock, wall_clock, http_get=None):
         clock_skew_s=skew,
         wall_clock=wall_clock,
     )
-
-
-def _clock_skew(env):
-    raw = (env.get("AUTH_CLOCK_SKEW_S") or "").strip()
-    if not raw:
-        return DEFAULT_CLOCK_SKEW_S
-    try:
-        skew = float(raw)
-    except ValueError:
-        raise ValueError(f"AUTH_CLOCK_SKEW_S must be a number of seconds, got {raw!r}") from None
-    if not 0 <= skew <= MAX_CLOCK_SKEW_S:
-        raise ValueError(f"AUTH_CLOCK_SKEW_S must be between 0 and {MAX_CLOCK_SKEW_S:.0f}, got {raw!r}")
-    return skew
 
 
 def _basic_mode(env):

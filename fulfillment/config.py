@@ -12,8 +12,9 @@ import os
 from dataclasses import dataclass, field
 
 
-def number(env, name, default, kind=float):
-    """Setting ``name`` as a non-negative ``kind`` (float or int), ``default`` when unset.
+def number(env, name, default, kind=float, *, maximum=None):
+    """Setting ``name`` as a non-negative ``kind`` (float or int), at most ``maximum`` when
+    given; ``default`` when unset.
 
     >>> number({"RETRIES": "3"}, "RETRIES", 2, int)
     3
@@ -25,7 +26,10 @@ def number(env, name, default, kind=float):
         value = kind(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
-    if value < 0:
+    if maximum is not None:
+        if not 0 <= value <= maximum:  # also refuses NaN
+            raise ValueError(f"{name} must be between 0 and {maximum:g}, got {raw!r}")
+    elif value < 0:
         raise ValueError(f"{name} must not be negative, got {raw!r}")
     return value
 
