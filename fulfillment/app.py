@@ -100,6 +100,7 @@ class WebhookApp:
             name.lower() for name in csv(self.settings.env.get("LOG_ALLOW_PARAMS"))
         )
         self._project = logs.project_id(self.settings.env)
+        self._execution_ids = logs.execution_ids_on(self.settings.env)
 
     # -- registry ----------------------------------------------------------------------------
 
@@ -247,7 +248,14 @@ class WebhookApp:
         started = time.perf_counter()
         environ = request.environ
         summary = {}
-        with logs.call_context(logs.trace_headers(environ), project=self._project), backend_calls() as calls:
+        labels = None
+        if self._execution_ids:
+            # functions-framework's middleware puts the platform's id (or one it made up) here.
+            execution_id = environ.get("HTTP_FUNCTION_EXECUTION_ID")
+            if execution_id:
+                labels = {logs.EXECUTION_ID_LABEL: execution_id[:64]}
+        trace = logs.trace_headers(environ)
+        with logs.call_context(trace, project=self._project, labels=labels), backend_calls() as calls:
             status = 200
             try:
                 authenticator = self.authenticator

@@ -41,6 +41,12 @@ LABELS = "logging.googleapis.com/labels"
 
 REDACTED = "[redacted]"
 
+# functions-framework's LOG_EXECUTION_ID switch (its own test of the value, kept exactly), the
+# module of its stdout wrapper, and the label it gives each call's lines.
+_FF_TRUTHY = ("y", "yes", "t", "true", "on", "1")
+_FF_EXECUTION_ID_MODULE = "functions_framework.execution_id"
+EXECUTION_ID_LABEL = "execution_id"
+
 # LineWriter's hold: under load, lines written at most every 20 ms instead of one by one.
 DEFAULT_FLUSH_MS = 20.0
 
@@ -282,16 +288,26 @@ class LineWriter:
         self._pending_bytes = 0
         self._write_locked(data, now)
 
+    def _stdout(self):
+        stream = self.stream or sys.stdout
+        if type(stream).__module__ == _FF_EXECUTION_ID_MODULE:
+            # functions-framework with LOG_EXECUTION_ID=true swaps sys.stdout, during each
+            # call, for a wrapper that parses every line, adds an ``execution_id`` label and a
+            # *decimal* span id, and writes it again. Our lines carry the label already (the
+            # router puts it in each call's labels) and the hex span id Cloud Logging wants,
+            # so they go to the stream the wrapper writes to: once, gathered, unaltered.
+            stream = getattr(stream, "stream", stream)
+        return stream
+
     def _binary(self):
-        # A text-only stdout is written at once, line by line: functions-framework's
-        # LOG_EXECUTION_ID wrapper reads one JSON line per write and labels it with the
-        # execution id of the call writing it, so a line must be written by its own call.
-        binary = getattr(self.stream or sys.stdout, "buffer", None)
+        # Any other text-only stdout is written at once, line by line: a wrapper like the one
+        # above may read one line per write, in the context of the call that writes it.
+        binary = getattr(self._stdout(), "buffer", None)
         return isinstance(binary, (io.BufferedIOBase, io.RawIOBase))
 
     def _write_locked(self, data, now):
         self._last_write = now
-        stream = self.stream or sys.stdout
+        stream = self._stdout()
         binary = getattr(stream, "buffer", None)
         if isinstance(binary, io.BufferedIOBase):
             binary.write(data)  # one call: the buffer holds its own lock for all of it
@@ -381,7 +397,7 @@ def configure(env=None):
     _LINES.hold_s = number(env, "LOG_FLUSH_MS", DEFAULT_FLUSH_MS) / 1000
     root = logging.getLogger()
     for handler in list(root.handlers):
-        if getattr(handler, "_fulfillment", False):
+        if getattr(handler, "_fulfillment", False) or _is_execution_id_echo(handler):
             root.removeHandler(handler)
     handler = _StdoutHandler()
     handler._fulfillment = True
@@ -395,6 +411,20 @@ def configure(env=None):
     logging.logProcesses = False
     logging.logMultiprocessing = False
     return handler
+
+
+def _is_execution_id_echo(handler):
+    # With LOG_EXECUTION_ID=true, functions-framework puts its own handler on the root
+    # logger: every record's bare message, again, without severity, through the wrapper
+    # described in LineWriter._stdout. Ours writes the whole record, so that copy goes.
+    stream = getattr(handler, "stream", None)
+    return getattr(stream, "__class__", type(None)).__module__ == _FF_EXECUTION_ID_MODULE
+
+
+def execution_ids_on(env=None):
+    """Whether functions-framework labels log lines with each call's execution id."""
+    env = os.environ if env is None else env
+    return env.get("LOG_EXECUTION_ID") in _FF_TRUTHY
 
 
 def project_id(env=None):

@@ -326,7 +326,7 @@ def test_a_burst_of_calls_is_all_written_whole_and_in_time(stdout):
 
 
 def test_a_text_only_stdout_gets_each_line_at_once_in_its_own_write():
-    """functions-framework's LOG_EXECUTION_ID wrapper reads one JSON line per write."""
+    """A wrapper around stdout may read one line per write, in the context of its call."""
 
     class TextOnly:
         def __init__(self):
@@ -343,3 +343,74 @@ def test_a_text_only_stdout_gets_each_line_at_once_in_its_own_write():
     writer.write('{"n":1}\n')
     writer.write('{"n":2}\n')  # within the hold, yet not held: the stream is text-only
     assert stream.writes == ['{"n":1}\n', '{"n":2}\n']
+
+
+def test_lines_go_past_functions_frameworks_execution_id_wrapper_unaltered(stdout):
+    """LOG_EXECUTION_ID=true swaps stdout for a wrapper that re-encodes every line, adds a
+    decimal span id and cannot be written in batches; our lines already carry its label."""
+    from functions_framework.execution_id import LoggingHandlerAddExecutionId
+
+    writer = logs.LineWriter(hold_s=60, stream=LoggingHandlerAddExecutionId(stdout))
+    writer.write('{"n":1,"logging.googleapis.com/spanId":"0000000000003039"}\n')
+    writer.write('{"n":2}\n')  # within the hold: gathered, as on any binary stdout
+    assert stdout.lines() == ['{"n":1,"logging.googleapis.com/spanId":"0000000000003039"}']
+    writer.flush()
+    assert stdout.lines()[1:] == ['{"n":2}']
+
+
+def test_configure_drops_functions_frameworks_second_copy_of_each_record():
+    from functions_framework import execution_id
+
+    root = logging.getLogger()
+    echo = logging.StreamHandler(execution_id.logging_stream)  # what LOG_EXECUTION_ID adds
+    other = logging.StreamHandler(io.StringIO())
+    root.addHandler(echo)
+    root.addHandler(other)
+    try:
+        logs.configure({})
+        assert echo not in root.handlers
+        assert other in root.handlers  # anyone else's handler stays
+    finally:
+        root.removeHandler(echo)
+        root.removeHandler(other)
+        logs.configure({"LOG_LEVEL": "INFO"})
+
+
+def test_with_log_execution_id_each_record_is_one_line_labelled_with_its_execution_id():
+    """The service as Cloud Functions runs it when deployed with gcloud (LOG_EXECUTION_ID=true)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = """
+import json, sys, functions_framework
+app = functions_framework.create_app("webhook", "main.py")
+body = json.dumps({"fulfillmentInfo": {"tag": "validate-order-id"},
+                   "sessionInfo": {"session": "projects/p/locations/l/agents/a/sessions/s-1",
+                                   "parameters": {"order_id": "ORD-1001"}}})
+headers = {"Content-Type": "application/json", "Function-Execution-Id": "exec-1",
+           "X-Cloud-Trace-Context": "105445aa7843bc8bf206b12000100000/12345;o=1"}
+assert app.test_client().post("/", data=body, headers=headers).status_code == 200
+"""
+    env = {
+        **{k: v for k, v in __import__("os").environ.items() if not k.startswith(("LOG_", "AUTH_"))},
+        "LOG_EXECUTION_ID": "true",
+        "LOG_PROJECT_ID": "my-project",
+        "AUTH_MODES": "none",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert all("severity" in record for record in records), result.stdout  # no bare copies
+    [summary] = [record for record in records if record.get("logger") == "fulfillment.call"]
+    assert summary["message"] == "validate-order-id 200 ok"
+    assert summary[logs.LABELS] == {"execution_id": "exec-1", "tag": "validate-order-id", "session_id": "s-1"}
+    assert summary[logs.SPAN_ID] == "0000000000003039"  # hex, as LogEntry wants: 12345
+    assert summary[logs.TRACE] == "projects/my-project/traces/105445aa7843bc8bf206b12000100000"
