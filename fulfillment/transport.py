@@ -16,6 +16,7 @@ It keeps ``http.client`` connections alive per origin (``scheme://host:port``), 
 idle connection is still open before reusing it (except for a read on one used in the last
 second: see ``FRESH_S``), bounds every socket read by the call's deadline (see
 ``DeadlineResponse``) with as few GIL-releasing system calls as it can (see ``limit``),
+bounds the name lookup of a new connection by its connect timeout (see ``Resolver``),
 verifies TLS with the same CA bundle requests uses (certifi), and raises requests' own
 exceptions, so callers cannot tell it from requests' adapter. Calls through a proxy
 (``trust_env`` with proxy settings) go to requests' adapter. In tests,
@@ -444,6 +445,7 @@ class PooledAdapter(HTTPAdapter):
             )
         else:
             connection = http.client.HTTPConnection(host, port, timeout=connect_timeout)
+        connection._create_connection = open_socket  # http.client's hook: name lookup bounded too
         # What http.client would send as Host: the port only when it is not the default.
         name = f"[{host}]" if ":" in host else host.encode("idna").decode("ascii")
         connection.host_header = name if port == (443 if scheme == "https" else 80) else f"{name}:{port}"
@@ -613,6 +615,95 @@ def _dropped(connection):
         return True
 
 
+# --- Opening a connection: the name lookup within the timeout too ---------------------------------
+
+
+class _Lookup:
+    __slots__ = ("addresses", "done", "error")
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.addresses = None
+        self.error = None
+
+
+class Resolver:
+    """``getaddrinfo`` that gives up after a timeout, one lookup per name at a time.
+
+    The C resolver has no timeout of its own (glibc waits 5 s per attempt and server by
+    default), so a DNS server that does not answer would hold a webhook call past its
+    deadline. Here a name is looked up on a helper thread and the caller waits at most its
+    timeout; a lookup that outlives it finishes in the background, and callers who ask for
+    the same name meanwhile wait on that one lookup instead of starting more: a hung DNS
+    costs one thread per name, not one per webhook call. IP addresses are never looked up.
+
+        >>> Resolver().resolve("127.0.0.1", 80, timeout=1.0)[0][4]
+        ('127.0.0.1', 80)
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pending = {}  # (host, port) -> _Lookup under way
+
+    def resolve(self, host, port, timeout):
+        """``socket.getaddrinfo(host, port, 0, SOCK_STREAM)``, or ``TimeoutError``."""
+        try:  # an address literal: answered at once, without the resolver
+            return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
+        except socket.gaierror:
+            pass
+        key = (host, port)
+        with self._lock:
+            lookup = self._pending.get(key)
+            if lookup is None:
+                lookup = self._pending[key] = _Lookup()
+                threading.Thread(target=self._look_up, args=(key, lookup), name="dns", daemon=True).start()
+        if not lookup.done.wait(timeout):
+            raise TimeoutError(f"name lookup of {host!r} took longer than {timeout:.2f} s")
+        if lookup.error is not None:
+            # A copy: callers waiting on one lookup raise it on several threads at once.
+            raise type(lookup.error)(*lookup.error.args)
+        return lookup.addresses
+
+    def _look_up(self, key, lookup):
+        try:
+            lookup.addresses = socket.getaddrinfo(*key, 0, socket.SOCK_STREAM)
+        except OSError as err:
+            lookup.error = err
+        finally:
+            with self._lock:
+                del self._pending[key]
+            lookup.done.set()
+
+
+_RESOLVER = Resolver()
+
+
+def open_socket(address, timeout=None, source_address=None):
+    """``socket.create_connection``, with the name lookup inside ``timeout`` as well: lookup and
+    connect together take at most ``timeout`` seconds (``TimeoutError`` otherwise)."""
+    host, port = address
+    end = None if timeout is None else time.monotonic() + timeout
+    error = None
+    for family, kind, proto, _, sockaddr in _RESOLVER.resolve(host, port, timeout):
+        sock = socket.socket(family, kind, proto)
+        try:
+            if end is not None:
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("timed out")
+                sock.settimeout(left)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as err:
+            sock.close()
+            error = err
+            if isinstance(err, TimeoutError):
+                break  # the time is spent: the next address cannot be tried
+    raise error if error is not None else OSError(f"no address for {host!r}")
+
+
 def _timeouts(timeout):
     if isinstance(timeout, tuple):
         return timeout
@@ -626,4 +717,4 @@ def _tls_key(verify, cert):
     )
 
 
-__all__ = ["ConnectFailed", "DeadlineResponse", "PooledAdapter", "io_deadline"]
+__all__ = ["ConnectFailed", "DeadlineResponse", "PooledAdapter", "Resolver", "io_deadline", "open_socket"]

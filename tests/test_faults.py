@@ -162,6 +162,30 @@ def test_a_refused_connection_is_unavailable_at_once(http, monkeypatch, order_id
     assert elapsed < 0.6  # two quick retries with backoff, never a wait for a timeout
 
 
+def test_a_backend_whose_name_never_resolves_is_a_timeout_in_time(http, server, monkeypatch, order_id):
+    """DNS that does not answer: the name lookup is inside the call's deadline too."""
+    import socket
+
+    real = socket.getaddrinfo
+    released = threading.Event()
+
+    def hung_dns(host, port, *args):
+        if host == "store.hung-dns.test" and not (args[3:4] and args[3] & socket.AI_NUMERICHOST):
+            released.wait(30)
+        return real(host, port, *args)
+
+    monkeypatch.setattr(socket, "getaddrinfo", hung_dns)
+    monkeypatch.setenv("BACKEND_STORE_URL", server.url.replace("127.0.0.1", "store.hung-dns.test"))
+    reset()
+    try:
+        answer, elapsed = ask(http, "lookup-order", {"order_id": order_id})
+    finally:
+        released.set()
+
+    assert outcome_of(answer) == "timeout" and TIMEOUT in texts_of(answer)[0]
+    assert elapsed < BUDGET_S + SLACK_S
+
+
 def test_a_10_mb_answer_is_not_downloaded(http, server, order_id):
     path = f"/orders/{order_id}"
     server.route(path, Reply(size=10 * 1024 * 1024))

@@ -168,6 +168,94 @@ def test_a_write_always_checks_the_connection_first(closing_server, session):
     assert closing_server.accepted == 2
 
 
+# --- Name lookup: inside the connect timeout ------------------------------------------------------
+
+
+@pytest.fixture
+def slow_dns(monkeypatch):
+    """``slow.test`` resolves to 127.0.0.1 after ``slow_dns.delay_s``; lookups are counted."""
+    import socket
+    import threading
+
+    real = socket.getaddrinfo
+
+    class SlowDns:
+        delay_s = 0.0
+        lookups = 0
+        released = threading.Event()
+
+        @staticmethod
+        def getaddrinfo(host, port, family=0, kind=0, proto=0, flags=0):
+            if host != "slow.test" or flags & socket.AI_NUMERICHOST:
+                return real(host, port, family, kind, proto, flags)
+            SlowDns.lookups += 1
+            SlowDns.released.wait(SlowDns.delay_s)
+            return real("127.0.0.1", port, family, kind, proto)
+
+    monkeypatch.setattr(socket, "getaddrinfo", SlowDns.getaddrinfo)
+    yield SlowDns
+    SlowDns.released.set()  # lookups still waiting in the background end now
+
+
+def test_a_hung_name_lookup_ends_within_the_connect_timeout(closing_server, session, slow_dns):
+    import requests
+
+    slow_dns.delay_s = 30.0
+    port = closing_server.url.rsplit(":", 1)[1]
+    started = time.monotonic()
+    with pytest.raises(requests.exceptions.ConnectTimeout):
+        session.get(f"http://slow.test:{port}/a", timeout=0.2)
+    assert time.monotonic() - started < 0.5
+    assert closing_server.accepted == 0
+
+
+def test_callers_waiting_on_one_name_share_one_lookup(slow_dns):
+    """A hung DNS costs one thread per name, however many webhook calls wait on it."""
+    import threading
+
+    from fulfillment.transport import Resolver
+
+    slow_dns.delay_s = 30.0
+    resolver = Resolver()
+    failures = []
+
+    def resolve():
+        try:
+            resolver.resolve("slow.test", 80, timeout=0.2)
+        except TimeoutError:
+            failures.append(1)
+
+    callers = [threading.Thread(target=resolve) for _ in range(8)]
+    [t.start() for t in callers]
+    [t.join() for t in callers]
+    assert failures == [1] * 8
+    assert slow_dns.lookups == 1
+
+
+def test_a_name_that_resolves_in_time_is_connected_to(closing_server, session, slow_dns):
+    slow_dns.delay_s = 0.05
+    port = closing_server.url.rsplit(":", 1)[1]
+    assert session.get(f"http://slow.test:{port}/a", timeout=2).json() == {}
+    assert slow_dns.lookups == 1
+
+
+def test_an_address_is_never_looked_up(closing_server, session, monkeypatch):
+    from fulfillment.transport import Resolver
+
+    monkeypatch.setattr(Resolver, "_look_up", lambda *a: pytest.fail("looked up an address"))
+    assert session.get(closing_server.url + "/a", timeout=2).json() == {}
+
+
+def test_a_name_that_does_not_exist_fails_to_connect(session):
+    import requests
+
+    from fulfillment.transport import ConnectFailed
+
+    with pytest.raises(requests.exceptions.ConnectionError) as caught:
+        session.get("http://no-such-host.invalid/a", timeout=2)
+    assert isinstance(caught.value, ConnectFailed)  # nothing was sent: a POST may be retried
+
+
 # --- TLS: the kernel timeouts hold on an encrypted connection too ---------------------------------
 
 
