@@ -14,7 +14,9 @@ from handlers._words import money, on_day
 orders = backend("store", spoken_name="our order system")
 
 ORDER_ID = re.compile(r"^ORD-?(\d{3,10})$", re.IGNORECASE)
-_SEPARATORS = re.compile(r"[\s_]+")
+# What speech-to-text and typing put between ORD and the digits: "ORD 1001", "ORD - 1001",
+# "ord_1001", "ORD – 1001". Any run of them is one hyphen.
+_SEPARATORS = re.compile(r"[\s_\-\u2013\u2014]+")
 ASK_ORDER_ID = "What's your order number? It starts with ORD, like ORD-1001."
 
 
@@ -23,7 +25,7 @@ def order_id_of(request):
     raw = as_text(request.param("order_id"))
     if raw is None:
         return None
-    match = ORDER_ID.match(_SEPARATORS.sub("-", raw.strip()).replace("--", "-"))
+    match = ORDER_ID.match(_SEPARATORS.sub("-", raw.strip()))
     return f"ORD-{match[1]}" if match else None
 
 

@@ -482,6 +482,9 @@ def test_missing_or_unusable_input_is_asked_for_without_calling_a_backend(backen
         ("ord 1002", "ORD-1002"),
         ("ORD1002", "ORD-1002"),
         ("ord_1002", "ORD-1002"),
+        ("ORD - 1002", "ORD-1002"),
+        ("ORD -1002", "ORD-1002"),
+        ("ORD \u2013 1002", "ORD-1002"),
         ("  Ord-0042 ", "ORD-0042"),
         ("ORD-1234567890", "ORD-1234567890"),
     ],
@@ -496,7 +499,19 @@ def test_validate_order_id_keeps_a_well_formed_number_in_canonical_form(backends
 
 
 @pytest.mark.parametrize(
-    "heard", [None, "", "my order", "1002", "ORD-12", "ORD-12345678901", "ORD-1002-3", "INV-1002", 1002.0]
+    "heard",
+    [
+        None,
+        "",
+        "my order",
+        "1002",
+        "ORD-12",
+        "ORD-12345678901",
+        "ORD-1002-3",
+        "ORD 10 02",
+        "INV-1002",
+        1002.0,
+    ],
 )
 def test_validate_order_id_asks_again_for_anything_else(backends, heard):
     answer = resolve("validate-order-id", pageInfo=form_page("order_id", heard))
