@@ -297,19 +297,9 @@ class WebhookApp:
                 if outcome == "unknown-tag":
                     summary["served_tags"] = self.tags
             if summary_log.isEnabledFor(severity):
-                # What summary_log.log(...) would do, less its argument handling (1.4 µs a call).
                 what = summary.get("tag") or environ.get("REQUEST_METHOD", "")
-                record = summary_log.makeRecord(
-                    summary_log.name,
-                    severity,
-                    "",
-                    0,
-                    f"{what} {status} {summary.get('outcome', '')}",
-                    None,
-                    None,
-                )
-                record.fields = {"call": summary}
-                summary_log.handle(record)
+                message = f"{what} {status} {summary.get('outcome', '')}"
+                logs.log_fields(summary_log, severity, message, {"call": summary})
         return answer, status, out_headers
 
     def _read_body(self, environ, request):

@@ -414,3 +414,89 @@ assert app.test_client().post("/", data=body, headers=headers).status_code == 20
     assert summary[logs.LABELS] == {"execution_id": "exec-1", "tag": "validate-order-id", "session_id": "s-1"}
     assert summary[logs.SPAN_ID] == "0000000000003039"  # hex, as LogEntry wants: 12345
     assert summary[logs.TRACE] == "projects/my-project/traces/105445aa7843bc8bf206b12000100000"
+
+
+# --- The call's summary line: written directly when only our handler would see it ------------
+
+
+@pytest.fixture
+def our_handler_only(monkeypatch, stdout):
+    """The service's logging as deployed: our handler alone on the root, writing to ``stdout``.
+    Entered inside the test, because pytest puts its own capturing handlers on the root for
+    each phase of a test."""
+    import contextlib
+
+    monkeypatch.setattr(logs, "_LINES", logs.LineWriter(hold_s=0, stream=stdout))
+
+    @contextlib.contextmanager
+    def alone():
+        root = logging.getLogger()
+        saved = root.handlers[:]
+        root.handlers.clear()
+        try:
+            logs.configure({"LOG_LEVEL": "INFO", "LOG_FLUSH_MS": "0"})
+            yield
+        finally:
+            root.handlers[:] = saved
+            logs.configure({"LOG_LEVEL": "INFO"})
+
+    return alone
+
+
+FIELDS = {"call": {"tag": "lookup-order", "outcome": "ok", "status": 200, "note": 'é\n"q"'}}
+
+
+def _both_ways(our_handler_only, monkeypatch, stdout, level):
+    """The summary line written by log_fields, then by a LogRecord through the handler."""
+    import time
+
+    monkeypatch.setattr(time, "time", lambda: 1764000000.123456)
+    summary_log = logging.getLogger("fulfillment.call")
+    trace = {"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"}
+    with our_handler_only(), logs.call_context(trace, project="p", labels={"tag": "t"}):
+        logs.log_fields(summary_log, level, "lookup-order 200 ok", FIELDS)
+        record = summary_log.makeRecord(summary_log.name, level, "", 0, "lookup-order 200 ok", None, None)
+        record.fields = FIELDS
+        summary_log.handle(record)
+    print("LINES", stdout.lines())
+    return stdout.lines()
+
+
+@pytest.mark.parametrize("level", [logging.INFO, logging.WARNING, logging.ERROR])
+def test_the_summary_line_is_the_line_the_handler_writes(our_handler_only, monkeypatch, stdout, level):
+    direct, through_the_handler = _both_ways(our_handler_only, monkeypatch, stdout, level)
+    assert direct == through_the_handler
+    assert json.loads(direct)["severity"] == logging.getLevelName(level)
+
+
+def test_the_summary_line_skips_the_record_only_when_nobody_else_listens(our_handler_only, monkeypatch):
+    made = []
+    real = logging.Logger.makeRecord
+    monkeypatch.setattr(
+        logging.Logger, "makeRecord", lambda self, *a, **k: made.append(1) or real(self, *a, **k)
+    )
+    summary_log = logging.getLogger("fulfillment.call")
+    with our_handler_only():
+        logs.log_fields(summary_log, logging.INFO, "m", FIELDS)
+        assert made == []
+
+        for listener in (logging.getLogger(), logging.getLogger("fulfillment"), summary_log):
+            extra = logging.NullHandler()
+            listener.addHandler(extra)
+            try:
+                logs.log_fields(summary_log, logging.INFO, "m", FIELDS)
+            finally:
+                listener.removeHandler(extra)
+        summary_log.addFilter(lambda record: True)
+        try:
+            logs.log_fields(summary_log, logging.INFO, "m", FIELDS)
+        finally:
+            summary_log.filters.clear()
+    assert made == [1, 1, 1, 1]
+
+
+def test_caplog_sees_the_summary_record_with_its_fields(caplog):
+    with caplog.at_level(logging.INFO, logger="fulfillment.call"):
+        logs.log_fields(logging.getLogger("fulfillment.call"), logging.INFO, "lookup-order 200 ok", FIELDS)
+    [record] = [r for r in caplog.records if r.name == "fulfillment.call"]
+    assert record.getMessage() == "lookup-order 200 ok" and record.fields == FIELDS
