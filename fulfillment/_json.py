@@ -4,7 +4,8 @@
 ~1.2 µs of the ~4.7 µs that encoding a call's summary line cost (measured), and every webhook
 call encodes twice (the answer and the summary line). Here the C encoder is built once per
 purpose and called directly; the output is what ``json.dumps(obj, ensure_ascii=False,
-separators=(",", ":"))`` writes, byte for byte (``tests/test_json.py``).
+separators=(",", ":"))`` writes (or with ``ensure_ascii=True``), byte for byte
+(``tests/test_json.py``).
 
     >>> dumps = compact_encoder()
     >>> dumps({"a": [1, 2.5, "é"]})
@@ -22,16 +23,16 @@ def _not_serializable(value):
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-def compact_encoder(default=None):
-    """A function ``obj -> str``: compact JSON, non-ASCII kept as is; ``default`` as in json."""
+def compact_encoder(default=None, *, ensure_ascii=False):
+    """A function ``obj -> str``: compact JSON, non-ASCII kept as is unless ``ensure_ascii``;
+    ``default`` as in json."""
     make = getattr(_encoder, "c_make_encoder", None)
     if make is None:  # a Python without the C accelerator: the documented way
-        return json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=default).encode
+        return json.JSONEncoder(ensure_ascii=ensure_ascii, separators=(",", ":"), default=default).encode
     # c_make_encoder(markers, default, encoder, indent, key_separator, item_separator,
     #                sort_keys, skipkeys, allow_nan), as json.JSONEncoder.iterencode calls it.
-    chunks = make(
-        None, default or _not_serializable, _encoder.encode_basestring, None, ":", ",", False, False, True
-    )
+    strings = _encoder.encode_basestring_ascii if ensure_ascii else _encoder.encode_basestring
+    chunks = make(None, default or _not_serializable, strings, None, ":", ",", False, False, True)
 
     def dumps(obj):
         return "".join(chunks(obj, 0))

@@ -145,7 +145,11 @@ def current():
 # --- Formatters ----------------------------------------------------------------------------
 
 
-_dumps = compact_encoder(default=str)
+# ASCII only: a log line must stay one line for every reader, and Python's str.splitlines
+# (and other Unicode-aware readers) also end a line at U+2028, U+2029 and U+0085, which a
+# tag, a session id or a quoted value from a request can hold. Cloud Logging decodes the
+# escapes, so what it shows is unchanged.
+_dumps = compact_encoder(default=str, ensure_ascii=True)
 
 
 class JsonFormatter(logging.Formatter):

@@ -36,6 +36,12 @@ def test_same_text_as_json_dumps(value):
     assert compact_encoder()(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+@pytest.mark.parametrize("value", VALUES, ids=repr)
+def test_same_text_as_json_dumps_with_ensure_ascii(value):
+    expected = json.dumps(value, ensure_ascii=True, separators=(",", ":"))
+    assert compact_encoder(ensure_ascii=True)(value) == expected
+
+
 def test_nan_is_written_as_json_dumps_writes_it():
     assert compact_encoder()([math.nan]) == "[NaN]"
 

@@ -89,6 +89,19 @@ def test_records_carry_severity_message_trace_labels_and_tracebacks(captured):
     assert "\n" not in json.dumps(second)  # one line
 
 
+def test_a_line_stays_one_line_for_every_reader_whatever_a_request_held():
+    # str.splitlines ends a line at each of these; Cloud Logging splits on \n only.
+    odd = "tag\u2028with\u2029breaks\x85and\x0b\x0c\x1c\x1d\x1e\r\n é 日本 😀"
+    formatter = logs.JsonFormatter()
+    record = logging.LogRecord("fulfillment.call", logging.INFO, "", 0, odd, None, None)
+    record.fields = {"call": {"tag": odd, "session_id": odd}}
+    with logs.call_context(None, labels={"tag": odd}):
+        line = formatter.format(record)
+    assert line.isascii() and line.splitlines() == [line]
+    entry = json.loads(line)
+    assert entry["message"] == entry["call"]["tag"] == entry[logs.LABELS]["tag"] == odd
+
+
 def test_text_format_is_one_readable_line():
     record = logging.LogRecord(
         "fulfillment.call", logging.INFO, __file__, 1, "lookup-order 200 ok", None, None
