@@ -94,7 +94,8 @@ def parse_trace(headers, project):
     """Trace context from ``traceparent`` (W3C) first, then ``X-Cloud-Trace-Context``.
 
     Returns ``(trace, span_id, sampled)`` with ``trace`` in the ``projects/<p>/traces/<id>``
-    form Cloud Logging needs (empty when no project is known) and ``span_id`` as 16 hex digits.
+    form Cloud Logging needs (the bare trace id when no project is known) and ``span_id`` as 16
+    hex digits.
 
     >>> parse_trace({"X-Cloud-Trace-Context": "105445aa7843bc8bf206b12000100000/1;o=1"}, "p")
     ('projects/p/traces/105445aa7843bc8bf206b12000100000', '0000000000000001', True)
@@ -114,7 +115,9 @@ def parse_trace(headers, project):
             span = int(match[2]) if match[2] else 0
             span_id = f"{span:016x}" if 0 < span < 2**64 else ""
             sampled = match[3] == "1" if match[3] is not None else None
-    trace = f"projects/{project}/traces/{trace_id}" if trace_id and project else ""
+    # Without a project, the bare trace id, as Google's own logging library writes it: the
+    # entry is not linked to Cloud Trace, but the id is still there to search for.
+    trace = f"projects/{project}/traces/{trace_id}" if trace_id and project else trace_id
     return trace, span_id, sampled
 
 

@@ -68,8 +68,11 @@ def test_decimal_span_ids_are_converted_to_16_hex_digits():
     assert span == ""  # out of range: dropped, not wrapped
 
 
-def test_no_project_means_no_trace_field():
-    assert logs.parse_trace({"X-Cloud-Trace-Context": f"{TRACE_ID}/1;o=1"}, "")[0] == ""
+def test_without_a_project_the_trace_field_is_the_bare_trace_id():
+    """As google-cloud-logging's CloudLoggingFilter writes it: unlinked, but searchable."""
+    assert logs.parse_trace({"X-Cloud-Trace-Context": f"{TRACE_ID}/1;o=1"}, "")[0] == TRACE_ID
+    assert logs.parse_trace({"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"}, "")[0] == TRACE_ID
+    assert logs.parse_trace({}, "")[0] == ""
 
 
 def test_records_carry_severity_message_trace_labels_and_tracebacks(captured):
