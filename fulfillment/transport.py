@@ -391,6 +391,10 @@ class PooledAdapter(HTTPAdapter):
             connection = self._connect(origin, connect_timeout, verify, cert)
             try:
                 response = self._exchange(connection, request, target, read_timeout)
+            except (ConnectionError, http.client.RemoteDisconnected) as again:
+                # Closed again, on a connection of its own: the server is dropping requests.
+                connection.close()
+                raise requests.exceptions.ConnectionError(again, request=request) from again
             except BaseException:
                 connection.close()
                 raise
@@ -432,6 +436,12 @@ class PooledAdapter(HTTPAdapter):
             raise requests.exceptions.ReadTimeout(err, request=request) from err
         except ssl.SSLError as err:
             raise requests.exceptions.SSLError(err, request=request) from err
+        except ConnectionError:
+            raise  # send() decides: sent again on a new connection, or a requests error
+        except OSError as err:
+            # Any other socket error on an open connection (EHOSTUNREACH from a router, ...):
+            # still a requests error, which the backend client turns into words.
+            raise requests.exceptions.ConnectionError(err, request=request) from err
         except http.client.HTTPException as err:
             if isinstance(err, http.client.RemoteDisconnected):
                 raise

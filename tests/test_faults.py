@@ -186,6 +186,20 @@ def test_a_backend_whose_name_never_resolves_is_a_timeout_in_time(http, server, 
     assert elapsed < BUDGET_S + SLACK_S
 
 
+def test_a_server_that_starts_dropping_requests_on_a_kept_alive_connection_is_unavailable(
+    http, server, order_id
+):
+    """The read is sent again on a new connection, which is dropped too (found by --long)."""
+    server.route(f"/orders/{order_id}", Reply(json=ORDER), Reply(close_before_answer=True))
+
+    first, _ = ask(http, "lookup-order", {"order_id": order_id})
+    second, elapsed = ask(http, "lookup-order", {"order_id": order_id})
+
+    assert outcome_of(first) == "ok"
+    assert outcome_of(second) == "unavailable" and UNAVAILABLE in texts_of(second)[0]
+    assert elapsed < WEBHOOK_TIMEOUT_S
+
+
 def test_a_10_mb_answer_is_not_downloaded(http, server, order_id):
     path = f"/orders/{order_id}"
     server.route(path, Reply(size=10 * 1024 * 1024))

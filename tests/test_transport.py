@@ -151,6 +151,46 @@ def test_a_read_on_a_connection_closed_under_it_is_sent_again(closing_server, se
     assert closing_server.accepted == 2
 
 
+class _DroppingServer(_LoopbackServer):
+    """Answers the first request, then closes every connection without answering: a server
+    that is dropping requests, so the read sent again after a stale connection fails too."""
+
+    def answer(self, conn):
+        if _read_request(conn) is not None and self.accepted == 1:
+            conn.sendall(_json_answer(b"{}"))
+
+
+def test_a_read_sent_again_that_fails_again_is_a_requests_connection_error(session):
+    """Found by the --long fault mix: the second failure escaped as http.client's own
+    RemoteDisconnected, which the backend client does not know, so the handler failed."""
+    import requests
+
+    server = _DroppingServer()
+    try:
+        assert session.get(server.url + "/a", timeout=2).json() == {}
+        time.sleep(0.05)  # the server has closed the kept-alive connection by now
+        with pytest.raises(requests.exceptions.ConnectionError):
+            session.get(server.url + "/a", timeout=2)
+        assert server.accepted == 2  # the first connection, then one replacement: no third try
+    finally:
+        server.close()
+
+
+def test_any_other_socket_error_is_a_requests_connection_error(closing_server, session, monkeypatch):
+    import errno
+
+    import requests
+
+    import fulfillment.transport
+
+    def unreachable(self):
+        raise OSError(errno.EHOSTUNREACH, "No route to host")
+
+    monkeypatch.setattr(fulfillment.transport.DeadlineResponse, "begin", unreachable)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        session.get(closing_server.url + "/a", timeout=2)
+
+
 def test_an_older_idle_connection_is_checked_before_reuse(closing_server, session, monkeypatch):
     import fulfillment.transport
 
