@@ -374,33 +374,26 @@ class PooledAdapter(HTTPAdapter):
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         connect_timeout, read_timeout = _timeouts(timeout)
 
-        reused = True
         connection = self._checkout(origin, trust_fresh=request.method in ("GET", "HEAD"))
+        # A kept-alive connection the server closed just as we reused it: the request never
+        # reached the application. Safe to send again on a new connection, once, and only for
+        # reads; a write goes to the client's own, idempotency-aware retry rules.
+        may_send_again = connection is not None and request.method in ("GET", "HEAD")
         if connection is None:
-            reused = False
             connection = self._connect(origin, connect_timeout, verify, cert)
-        try:
-            response = self._exchange(connection, request, target, read_timeout)
-        except (ConnectionError, http.client.RemoteDisconnected) as err:
-            connection.close()
-            # A kept-alive connection the server closed just as we reused it: the request
-            # never reached the application. Safe to send again on a new connection, but only
-            # for reads; a write goes to the client's own, idempotency-aware retry rules.
-            if not reused or request.method not in ("GET", "HEAD"):
-                raise requests.exceptions.ConnectionError(err, request=request) from err
-            connection = self._connect(origin, connect_timeout, verify, cert)
+        while True:
             try:
                 response = self._exchange(connection, request, target, read_timeout)
-            except (ConnectionError, http.client.RemoteDisconnected) as again:
-                # Closed again, on a connection of its own: the server is dropping requests.
+                break
+            except (ConnectionError, http.client.RemoteDisconnected) as err:
                 connection.close()
-                raise requests.exceptions.ConnectionError(again, request=request) from again
+                if not may_send_again:
+                    raise requests.exceptions.ConnectionError(err, request=request) from err
+                may_send_again = False
+                connection = self._connect(origin, connect_timeout, verify, cert)
             except BaseException:
                 connection.close()
                 raise
-        except BaseException:
-            connection.close()
-            raise
         return self._build(request, response, connection, origin)
 
     # -- one exchange ------------------------------------------------------------------------
