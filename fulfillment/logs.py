@@ -302,7 +302,7 @@ class LineWriter:
 
     def _stdout(self):
         stream = self.stream or sys.stdout
-        if type(stream).__module__ == _FF_EXECUTION_ID_MODULE:
+        if _is_execution_id_stream(stream):
             # functions-framework with LOG_EXECUTION_ID=true swaps sys.stdout, during each
             # call, for a wrapper that parses every line, adds an ``execution_id`` label and a
             # *decimal* span id, and writes it again. Our lines carry the label already (the
@@ -479,8 +479,13 @@ def _is_execution_id_echo(handler):
     # With LOG_EXECUTION_ID=true, functions-framework puts its own handler on the root
     # logger: every record's bare message, again, without severity, through the wrapper
     # described in LineWriter._stdout. Ours writes the whole record, so that copy goes.
-    stream = getattr(handler, "stream", None)
-    return getattr(stream, "__class__", type(None)).__module__ == _FF_EXECUTION_ID_MODULE
+    return _is_execution_id_stream(getattr(handler, "stream", None))
+
+
+def _is_execution_id_stream(stream):
+    # functions-framework's execution-id wrapper around stdout, or its handler's stream (a
+    # werkzeug proxy to one: its __class__, unlike type(), is the wrapper's class).
+    return stream.__class__.__module__ == _FF_EXECUTION_ID_MODULE
 
 
 def execution_ids_on(env=None):
