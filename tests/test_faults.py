@@ -170,9 +170,12 @@ def test_a_backend_whose_name_never_resolves_is_a_timeout_in_time(http, server, 
     released = threading.Event()
 
     def hung_dns(host, port, *args):
-        if host == "store.hung-dns.test" and not (args[3:4] and args[3] & socket.AI_NUMERICHOST):
-            released.wait(30)
-        return real(host, port, *args)
+        if host != "store.hung-dns.test":
+            return real(host, port, *args)
+        if args[3:4] and args[3] & socket.AI_NUMERICHOST:
+            raise socket.gaierror(socket.EAI_NONAME, "not an address")
+        released.wait(30)  # then fails, without asking a real DNS server
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
 
     monkeypatch.setattr(socket, "getaddrinfo", hung_dns)
     monkeypatch.setenv("BACKEND_STORE_URL", server.url.replace("127.0.0.1", "store.hung-dns.test"))

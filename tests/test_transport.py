@@ -286,11 +286,21 @@ def test_an_address_is_never_looked_up(closing_server, session, monkeypatch):
     assert session.get(closing_server.url + "/a", timeout=2).json() == {}
 
 
-def test_a_name_that_does_not_exist_fails_to_connect(session):
+def test_a_name_that_does_not_exist_fails_to_connect(session, monkeypatch):
+    import socket
+
     import requests
 
     from fulfillment.transport import ConnectFailed
 
+    real = socket.getaddrinfo
+
+    def no_such_name(host, *args):
+        if host == "no-such-host.invalid":  # answered here: the tests ask no real DNS server
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args)
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
     with pytest.raises(requests.exceptions.ConnectionError) as caught:
         session.get("http://no-such-host.invalid/a", timeout=2)
     assert isinstance(caught.value, ConnectFailed)  # nothing was sent: a POST may be retried
