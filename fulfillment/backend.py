@@ -27,22 +27,19 @@ What the one line does for the handler:
 * **A record of each call** for the router's log line (``backend_calls()``), without query
   values or bodies.
 
-``Client`` owns the pooled session, the configuration, the answer cache and the ID tokens;
-``backend()`` uses the process-wide one, which tests replace with ``reset()``.
+``Client`` (``fulfillment.client``) owns the pooled session, the configuration, the answer
+cache and the ID tokens; ``backend()`` uses the process-wide one, which tests replace with
+``reset()``.
 """
 
 import contextvars
 import json
 import logging
-import os
 import re
-import threading
 import time
-from dataclasses import dataclass, field
-from urllib.parse import urlencode
 
 from fulfillment import deadline
-from fulfillment.config import number
+from fulfillment.client import FAIL_FAST_S, BackendConfig, Client
 from fulfillment.errors import BackendError, BadBackendData, NotFound, Rejected, Timeout, Unavailable
 
 __all__ = [
@@ -59,13 +56,6 @@ __all__ = [
 
 log = logging.getLogger("fulfillment.backend")
 
-DEFAULT_TIMEOUT_S = 4.0
-DEFAULT_RETRIES = 2
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-# gunicorn's gthread worker runs up to 64 threads; each may hold one connection per host.
-POOL_SIZE = 64
-# Below this much time left, a call cannot succeed: fail at once instead of opening a socket.
-FAIL_FAST_S = 0.05
 # A retry is only worth it if, after its backoff, at least this much time is left to run it.
 RETRY_MIN_ATTEMPT_S = 0.2
 BACKOFF_BASE_S = 0.1
@@ -79,20 +69,7 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Success for get_json and post_json. Any other 2xx (202 "accepted, maybe later", 204 "no
 # body") is not what a JSON contract promises, so it is BadBackendData, never a silent None.
 JSON_OK_STATUSES = frozenset({200, 201})
-CACHE_MAX_ENTRIES = 1024
-ID_TOKEN_REFRESH_MARGIN_S = 300.0
 _READ_CHUNK = 64 * 1024
-_USER_AGENT = "cx-webhook-fulfillment/1 (+python-requests)"
-
-# Credentials the embedded demo store expects, by backend name: (auth mode, demo_store attribute).
-# Backends not listed call the demo store without credentials.
-DEMO_CREDENTIALS = {
-    "booking": ("bearer", "booking_token"),
-    "weather": ("api-key", "weather_key"),
-}
-DEMO_STORE_MODULE = "demo_store"
-
-AUTH_MODES = ("none", "api-key", "bearer", "id-token")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 _ERROR_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -174,146 +151,6 @@ def turn_key(request, *extra):
     return idempotency_key(request.detect_intent_response_id, request.tag, *extra)
 
 
-# --- Configuration -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BackendConfig:
-    """How to reach one backend, resolved once from the environment.
-
-    ``problem`` is set (and every call raises ``Unavailable``) when the backend cannot be
-    reached as configured: no URL with the demo store off, an unknown auth mode, a missing key.
-    """
-
-    name: str
-    base_url: str = ""
-    auth: str = "none"
-    key: str = field(default="", repr=False)  # a secret: never logged, never in repr
-    key_header: str = "X-API-Key"
-    audience: str = ""
-    timeout_s: float = DEFAULT_TIMEOUT_S
-    retries: int = DEFAULT_RETRIES
-    demo: bool = False
-    problem: str = ""
-
-    @staticmethod
-    def env_prefix(name):
-        return "BACKEND_" + name.upper().replace("-", "_") + "_"
-
-
-def _origin(url):
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _demo_store():
-    import importlib
-
-    return importlib.import_module(DEMO_STORE_MODULE).shared()
-
-
-def _read_config(name, env):
-    from urllib.parse import urlsplit
-
-    prefix = BackendConfig.env_prefix(name)
-    try:
-        timeout_s = number(env, prefix + "TIMEOUT_S", DEFAULT_TIMEOUT_S, float)
-        retries = number(env, prefix + "RETRIES", DEFAULT_RETRIES, int)
-    except ValueError as err:
-        return BackendConfig(name, problem=str(err))
-    base_url = (env.get(prefix + "URL") or "").strip().rstrip("/")
-
-    if not base_url:
-        if (env.get("DEMO_STORE") or "").strip().lower() == "off":
-            return BackendConfig(
-                name,
-                problem=f"backend {name!r} has no URL: set {prefix}URL (DEMO_STORE=off disables the demo store)",
-            )
-        try:
-            store = _demo_store()
-        except Exception as err:  # the demo store is optional; any failure means "not there"
-            return BackendConfig(
-                name,
-                problem=f"backend {name!r} has no URL ({prefix}URL) and the demo store failed: {err!r}",
-            )
-        auth, attribute = DEMO_CREDENTIALS.get(name, ("none", None))
-        base_url = str(store.url).rstrip("/")
-        log.warning(
-            "backend %r is the embedded demo store at %s (set %sURL for a real one)", name, base_url, prefix
-        )
-        return BackendConfig(
-            name,
-            base_url=base_url,
-            auth=auth,
-            key=str(getattr(store, attribute)) if attribute else "",
-            timeout_s=timeout_s,
-            retries=retries,
-            demo=True,
-        )
-
-    if urlsplit(base_url).scheme not in ("http", "https") or not urlsplit(base_url).netloc:
-        # The value is not echoed: a mistyped URL may still carry a password.
-        return BackendConfig(name, problem=f"{prefix}URL is not an http(s) URL")
-    auth = (env.get(prefix + "AUTH") or "none").strip().lower()
-    if auth not in AUTH_MODES:
-        return BackendConfig(
-            name, problem=f"{prefix}AUTH must be one of {', '.join(AUTH_MODES)}, got {auth!r}"
-        )
-    key = (env.get(prefix + "KEY") or "").strip()
-    if auth in ("api-key", "bearer") and not key:
-        return BackendConfig(name, problem=f"{prefix}AUTH={auth} needs {prefix}KEY")
-    return BackendConfig(
-        name,
-        base_url=base_url,
-        auth=auth,
-        key=key,
-        key_header=(env.get(prefix + "KEY_HEADER") or "X-API-Key").strip(),
-        # Cloud Run checks the audience against the service URL, which has no path.
-        audience=(env.get(prefix + "AUDIENCE") or "").strip() or _origin(base_url),
-        timeout_s=timeout_s,
-        retries=retries,
-    )
-
-
-# --- ID tokens (Cloud Run service-to-service) -----------------------------------------------
-
-
-def _token_expiry(token):
-    """The ``exp`` claim of a JWT, read without verifying it (we minted it; we only need when)."""
-    import base64
-
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return float(claims["exp"])
-    except (IndexError, ValueError, KeyError, TypeError):
-        return 0.0  # unreadable: use it for this call only
-
-
-def _mint_id_token(session, audience):
-    # google-auth costs ~100 ms to import: only backends in id-token mode pay for it.
-    import google.auth.transport.requests
-    import google.oauth2.id_token
-
-    class DeadlineBoundRequest(google.auth.transport.requests.Request):
-        # google-auth waits up to 120 s for the metadata server by default; the caller of a
-        # webhook does not. Same total bound as a backend call (see transport.io_deadline).
-        def __call__(self, url, method="GET", body=None, headers=None, timeout=None, **kwargs):
-            from fulfillment.transport import io_deadline
-
-            left = max(deadline.remaining(), FAIL_FAST_S)
-            timeout = left if timeout is None else min(timeout, left)
-            token = io_deadline.set(time.monotonic() + timeout)
-            try:
-                return super().__call__(url, method, body, headers, timeout=timeout, **kwargs)
-            finally:
-                io_deadline.reset(token)
-
-    return google.oauth2.id_token.fetch_id_token(DeadlineBoundRequest(session), audience)
-
-
 # --- The client ----------------------------------------------------------------------------
 
 
@@ -329,210 +166,6 @@ class _Failed(Exception):
         self.error = error
         self.retry = retry
         self.retry_after = retry_after
-
-
-class Client:
-    """Owns what all backends of a process share: the pooled HTTP session, each backend's
-    configuration, the answer cache and the ID tokens. Thread-safe.
-
-        client = Client(env={"BACKEND_STORE_URL": "http://127.0.0.1:8081"})
-        client.backend("store", spoken_name="our order system").get_json("/orders/1")
-
-    Handlers use the process-wide client through ``backend()``; build your own for tests or
-    tools. ``env`` defaults to ``os.environ``, read at first use, never at construction.
-    """
-
-    def __init__(self, env=None, *, cache_clock=time.monotonic):
-        self._env = env
-        self._cache_clock = cache_clock
-        self._lock = threading.Lock()  # guards lazy creation of the session
-        self._session = None
-        self._settings = None
-        self._configs = {}
-        self._config_lock = threading.Lock()  # separate: resolving may start the demo store
-        self._cache = None
-        self._cache_lock = threading.Lock()
-        self._tokens = {}  # audience -> (token, exp)
-        self._io_deadline = None
-        self._token_lock = threading.Lock()
-
-    def backend(self, name, spoken_name=None):
-        """A handle on backend ``name`` through this client (see ``backend()``)."""
-        return Backend(name, spoken_name, client=self)
-
-    # -- lazily built shared state --
-
-    @property
-    def env(self):
-        return os.environ if self._env is None else self._env
-
-    def settings(self):
-        """Process-wide settings: ``{"trust_env": bool, "max_body_bytes": int}``."""
-        if self._settings is None:
-            env = self.env
-            try:
-                max_body_bytes = number(env, "BACKEND_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, int)
-            except ValueError as err:
-                log.error("%s; using %d", err, DEFAULT_MAX_BODY_BYTES)
-                max_body_bytes = DEFAULT_MAX_BODY_BYTES
-            self._settings = {
-                "trust_env": (env.get("BACKEND_TRUST_ENV") or "").strip().lower() == "true",
-                "max_body_bytes": max_body_bytes,
-            }
-        return self._settings
-
-    def session(self):
-        """The pooled ``requests.Session`` shared by every backend and thread; built once."""
-        session = self._session
-        if session is None:
-            with self._lock:
-                if self._session is None:
-                    self._session = self._new_session()
-                session = self._session
-        return session
-
-    @property
-    def io_deadline(self):
-        """The transport's per-call read deadline (a ContextVar), loaded on first use."""
-        var = self._io_deadline
-        if var is None:
-            from fulfillment.transport import io_deadline
-
-            var = self._io_deadline = io_deadline
-        return var
-
-    def _new_session(self):
-        from fulfillment._requests import requests
-
-        session = requests.Session()
-        # Proxies, netrc and CA bundles from the environment only when asked: on Cloud
-        # Functions they are never meant for backend calls, and reading them costs per call.
-        session.trust_env = self.settings()["trust_env"]
-        from fulfillment.transport import PooledAdapter
-
-        # Our own transport (see fulfillment/transport.py for why and what it measured): a
-        # 65th concurrent call opens a spare connection instead of waiting; retries are ours.
-        adapter = PooledAdapter(pool_maxsize=POOL_SIZE)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        # Small JSON answers: compressing them costs both sides more CPU than it saves.
-        session.headers.update(
-            {"User-Agent": _USER_AGENT, "Accept": "application/json", "Accept-Encoding": "identity"}
-        )
-        return session
-
-    def send(self, method, url, params, body, headers, timeout):
-        """Send one request through the session's transport adapter; a streamed response.
-
-        ``Session.request`` spends about 300 µs a call (measured; more than a loopback
-        backend takes to answer) merging cookie jars, hooks and per-call settings that our
-        fixed-shape calls never use. So we prepare the request ourselves and hand it to the
-        adapter the session mounted: pooling, TLS verification and timeouts are exactly the
-        session's, and test doubles that replace ``HTTPAdapter.send`` (``responses``) still
-        see every call. Not merging cookies is deliberate too: one jar shared by every
-        caller's calls would carry one caller's backend session into another's.
-        """
-        from requests import PreparedRequest
-        from requests.utils import requote_uri
-
-        session = self.session()
-        if params:
-            url += "?" + urlencode(params, doseq=True)
-        prepared = PreparedRequest()
-        prepared.method = method
-        prepared.url = requote_uri(url)  # what requests itself does to a URL
-        prepared.headers = session.headers.copy()
-        prepared.headers.update(headers)
-        prepared.body = body
-        if body is not None:
-            prepared.headers["Content-Length"] = str(len(body))
-        prepared.hooks = {"response": []}
-        proxies = session.proxies
-        verify = session.verify
-        if session.trust_env:
-            settings = session.merge_environment_settings(prepared.url, {}, False, None, None)
-            proxies, verify = settings["proxies"], settings["verify"]
-        adapter = session.get_adapter(prepared.url)
-        return adapter.send(
-            prepared,
-            stream=True,
-            timeout=(timeout, timeout),
-            verify=verify,
-            cert=session.cert,
-            proxies=proxies,
-        )
-
-    def config(self, name):
-        """The resolved ``BackendConfig`` of ``name``; read from the environment once."""
-        config = self._configs.get(name)
-        if config is None:
-            with self._config_lock:
-                config = self._configs.get(name)
-                if config is None:
-                    config = _read_config(name, self.env)
-                    if config.problem:
-                        log.error("backend %r cannot be called: %s", name, config.problem)
-                    self._configs[name] = config
-        return config
-
-    def _answer_cache(self):
-        if self._cache is None:
-            import cachetools
-
-            with self._cache_lock:
-                if self._cache is None:
-                    # TLRU: each entry carries its own time-to-use, so every call may choose
-                    # its own cache_ttl; a TTLCache has one TTL for all.
-                    self._cache = cachetools.TLRUCache(
-                        maxsize=CACHE_MAX_ENTRIES,
-                        ttu=lambda _key, entry, now: now + entry[0],
-                        timer=self._cache_clock,
-                    )
-        return self._cache
-
-    def cache_get(self, key):
-        cache = self._answer_cache()
-        with self._cache_lock:
-            entry = cache.get(key)
-        return None if entry is None else entry[1:]
-
-    def cache_put(self, key, ttl, status, body):
-        cache = self._answer_cache()
-        with self._cache_lock:
-            cache[key] = (ttl, status, body)
-
-    def id_token(self, audience):
-        """A Google ID token for ``audience``, minted once and reused until 5 min before expiry."""
-        cached = self._tokens.get(audience)
-        if cached and time.time() < cached[1] - ID_TOKEN_REFRESH_MARGIN_S:
-            return cached[0]
-        # One refresh at a time; the others wait for it and reuse its token, but no longer
-        # than their own deadline allows.
-        if not self._token_lock.acquire(timeout=max(deadline.remaining(), 0.0)):
-            raise TimeoutError("no time left while another thread refreshed the ID token")
-        try:
-            cached = self._tokens.get(audience)
-            if cached and time.time() < cached[1] - ID_TOKEN_REFRESH_MARGIN_S:
-                return cached[0]
-            try:
-                token = _mint_id_token(self.session(), audience)
-            except Exception:
-                if cached and time.time() < cached[1] - 30:
-                    # Still valid for a while: better than failing the caller's turn.
-                    log.warning("could not refresh the ID token for %s; using the current one", audience)
-                    return cached[0]
-                raise
-            self._tokens[audience] = (token, _token_expiry(token))
-            return token
-        finally:
-            self._token_lock.release()
-
-    def close(self):
-        """Close the pooled connections (tests, or a worker shutting down)."""
-        with self._lock:
-            session, self._session = self._session, None
-        if session is not None:
-            session.close()
 
 
 _client = Client()
