@@ -106,6 +106,19 @@ def test_oversized_bodies_answer_413_without_being_read(client, app):
     json_error(post(client, big), 413)
 
 
+def test_a_number_too_large_for_a_float_is_echoed_as_json(client):
+    # 1e999 is valid JSON, and the proto parser reads it as infinity. Echoed back (here into
+    # the handoff's metadata), it must still be JSON: Python's parser would take a bare
+    # Infinity, Dialogflow's would not.
+    body = b'{"fulfillmentInfo":{"tag":"transfer-to-agent"},"sessionInfo":{"parameters":{"order_id":1e999}}}'
+    response = post(client, body)
+    assert response.status_code == 200
+    answer = json.loads(response.data, parse_constant=lambda word: pytest.fail(f"{word} is not JSON"))
+    handoff = answer["fulfillmentResponse"]["messages"][1]["liveAgentHandoff"]
+    assert handoff["metadata"]["order_id"] == "Infinity"
+    assert_valid_response(response.data)
+
+
 def test_framework_errors_are_json_too(client):
     json_error(client.get("/favicon.ico"), 404)
     json_error(client.get("/robots.txt"), 404)
