@@ -262,7 +262,7 @@ class WebhookApp:
                 summary["identity"] = "none" if authenticator.open else authenticator.check(request.headers)
                 method = environ.get("REQUEST_METHOD", "GET")
                 if method == "POST":
-                    answer, parsed = self._serve(self._read_body(environ, request), summary)
+                    answer, parsed = self._serve(self._read_body(environ), summary)
                     _describe(parsed, summary, self._allowed_log_params)
                 elif method in ("GET", "HEAD"):
                     answer = encode(self.status())
@@ -279,6 +279,11 @@ class WebhookApp:
                     summary["reason"] = err.reason
                 answer = encode(err.body())
                 out_headers = {**_JSON, **err.headers}
+                declared = environ.get("CONTENT_LENGTH", "")
+                if declared.isdigit() and int(declared) > self.settings.max_request_bytes:
+                    # Refused before the body was read (401, 405, 415): do not wait for an
+                    # upload we would refuse anyway.
+                    _forget_body(environ)
             except Exception:
                 # Our own bug: still JSON, never a traceback or an HTML page.
                 log.exception("unexpected error serving a webhook call")
@@ -302,7 +307,7 @@ class WebhookApp:
                 logs.log_fields(summary_log, severity, message, {"call": summary})
         return answer, status, out_headers
 
-    def _read_body(self, environ, request):
+    def _read_body(self, environ):
         # Headers straight from the WSGI environ: werkzeug's parsed accessors (mimetype,
         # content_length) cost several µs a call, measured, for answers we can read directly.
         mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
@@ -311,22 +316,17 @@ class WebhookApp:
         limit = self.settings.max_request_bytes
         declared = environ.get("CONTENT_LENGTH", "").strip()
         if not declared:
-            # Chunked or unframed: werkzeug's stream knows when such a body ends.
-            data = request.stream.read(limit + 1)
-            if len(data) > limit:
-                raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
-            return data
+            return _read_unframed_body(environ, limit)
         if not declared.isdigit():
             raise BadRequest(f"Content-Length must be a whole number, got {declared[:20]!r}")
         length = int(declared)
         if length > limit:
+            _forget_body(environ)
             raise PayloadTooLarge(f"the body is {length} bytes; the limit is {limit}")
         # Exactly the declared length, straight from the server's input (werkzeug's stream
-        # wrapper costs several µs to build). The environ is then left saying what is true,
-        # that no body remains, so functions-framework's drain after us reads nothing.
+        # wrapper costs several µs to build).
         data = environ["wsgi.input"].read(length)
-        environ["wsgi.input"] = io.BytesIO()
-        environ["CONTENT_LENGTH"] = "0"
+        _forget_body(environ)
         if len(data) != length:
             raise BadRequest(f"the body ended after {len(data)} of {length} bytes")
         return data
@@ -339,6 +339,38 @@ class WebhookApp:
             "status": "ok",
             "tags": list(self.tags),
         }
+
+
+def _read_unframed_body(environ, limit):
+    """A body sent without Content-Length (chunked), read as the server frames it."""
+    # Only a server that ends the input itself (gunicorn, werkzeug's: ``wsgi.input_terminated``)
+    # can be read without a length; from any other, a read could wait for bytes that never
+    # come, so the body counts as empty, as werkzeug counts it.
+    stream = environ["wsgi.input"] if environ.get("wsgi.input_terminated") else io.BytesIO()
+    try:
+        data = stream.read(limit + 1)
+    except Exception as err:
+        # The server's own framing errors (gunicorn: InvalidChunkSize, NoMoreData, ...) and a
+        # client gone mid-body: a broken request, not a broken service.
+        raise BadRequest(f"the chunked body is malformed ({type(err).__name__})") from None
+    finally:
+        _forget_body(environ)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
+    return data
+
+
+def _forget_body(environ):
+    """Leave the environ saying what is true once we are done with the body: nothing remains.
+
+    functions-framework reads whatever body is left before it answers (so that closing the
+    connection cannot reset it). After a read, that would be nothing; before a 413, all of
+    an oversized upload, so the refusal would wait for the bytes it refuses; and after a
+    broken chunked body, the same framing error again, as a 500. The server itself still
+    skips what is left before it reads the connection's next request.
+    """
+    environ["wsgi.input"] = io.BytesIO()
+    environ["CONTENT_LENGTH"] = "0"
 
 
 def _describe(request, summary, allowed):

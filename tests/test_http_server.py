@@ -1,0 +1,72 @@
+"""The HTTP face over a real socket: what only a real server shows.
+
+In-process tests (``test_http.py``) cannot send broken chunked framing or a body that is still
+on its way; gunicorn, under functions-framework, can receive both.
+"""
+
+import json
+
+import pytest
+
+from tests.conftest import assert_valid_response
+from tests.served import Service
+
+HEAD = b"POST / HTTP/1.1\r\nHost: webhook\r\nContent-Type: application/json\r\n"
+CHUNKED = HEAD + b"Transfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.fixture(scope="module")
+def service():
+    served = Service({"AUTH_MODES": "none", "MAX_REQUEST_BYTES": "4096"})
+    yield served
+    log = served.stop()
+    assert "Traceback" not in log, log
+
+
+def error_code(answer, status):
+    got_status, headers, body = answer
+    assert got_status == status, body
+    assert headers["content-type"] == "application/json"
+    return json.loads(body)["error"]["code"]
+
+
+def test_a_chunked_body_is_read(service):
+    body = json.dumps({"fulfillmentInfo": {"tag": "validate-order-id"}}).encode()
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    status, _, answer = service.exchange(CHUNKED + chunked)
+    assert status == 200
+    assert_valid_response(answer)
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        b"zz\r\n{}\r\n0\r\n\r\n",  # a chunk size that is not hexadecimal
+        b"-2\r\n{}\r\n0\r\n\r\n",  # a negative one
+        b"2\r\n{}XX0\r\n\r\n",  # a chunk without its line end
+        b"2\r\n{}\r\n0\r\nbroken trailer\r\n\r\n",  # a trailer that is not a header
+    ],
+    ids=["size", "negative", "terminator", "trailer"],
+)
+def test_broken_chunked_framing_answers_400_json_not_500(service, framing):
+    assert error_code(service.exchange(CHUNKED + framing), 400) == "bad-request"
+
+
+def test_an_oversized_chunked_body_answers_413(service):
+    chunk = b"x" * 3000
+    framing = b"%x\r\n%s\r\n" % (len(chunk), chunk) * 2 + b"0\r\n\r\n"
+    assert error_code(service.exchange(CHUNKED + framing), 413) == "payload-too-large"
+
+
+@pytest.mark.parametrize(
+    "head, status",
+    [
+        (HEAD, 413),
+        (HEAD.replace(b"application/json", b"text/plain"), 415),  # refused before the size is looked at
+    ],
+    ids=["too-large", "wrong-type"],
+)
+def test_a_refusal_does_not_wait_for_the_upload_it_refuses(service, head, status):
+    # 200 MB announced, one byte sent: the answer must come now, not after the upload.
+    answer = service.exchange(head + b"Content-Length: 209715200\r\n\r\n{", timeout=3.0)
+    assert answer[0] == status
