@@ -35,12 +35,14 @@ cache and the ID tokens; ``backend()`` uses the process-wide one, which tests re
 import contextvars
 import json
 import logging
+import math
 import re
 import time
 
 from fulfillment import deadline
 from fulfillment.client import FAIL_FAST_S, BackendConfig, Client
 from fulfillment.errors import BackendError, BadBackendData, NotFound, Rejected, Timeout, Unavailable
+from fulfillment.logs import redact_path
 
 __all__ = [
     "Backend",
@@ -70,6 +72,10 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # body") is not what a JSON contract promises, so it is BadBackendData, never a silent None.
 JSON_OK_STATUSES = frozenset({200, 201})
 _READ_CHUNK = 64 * 1024
+_EXACT_INT = 2**53
+# The longest text a backend field may hold (a name, a description): a caller listens to it.
+MAX_TEXT_CHARS = 1000
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 _ERROR_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -295,7 +301,7 @@ class Backend:
                 left = deadline.remaining()
                 if left < FAIL_FAST_S:
                     raise Timeout(
-                        f"{self.name}: {method} {path}: only {left * 1000:.0f} ms left",
+                        f"{self.name}: {method} {redact_path(path)}: only {left * 1000:.0f} ms left",
                         system=self.spoken_name,
                     )
                 attempts += 1
@@ -307,19 +313,13 @@ class Backend:
                     delay = self._retry_delay(config, method, idempotent, attempts, failed)
                     if delay is None:
                         raise failed.error from failed.__cause__
-                    log.debug(
-                        "%s: %s %s failed (%s); retrying in %.0f ms",
-                        self.name,
-                        method,
-                        path,
-                        failed.error,
-                        delay * 1000,
-                    )
+                    # The error's detail names the backend, method and redacted path.
+                    log.debug("%s; retrying in %.0f ms", failed.error.detail, delay * 1000)
                     time.sleep(delay)
         except BackendError as err:
             outcome = err.outcome
             status = err.status
-            # detail names the backend, method and path; never a query value, body or key.
+            # detail names the backend, method and redacted path; never a query value, body or key.
             log.warning("backend call failed: %s [%s, %d attempt(s)]", err.detail, err.outcome, attempts)
             raise
         finally:
@@ -429,7 +429,7 @@ class Backend:
         except urllib3.exceptions.DecodeError as err:
             raise _Failed(
                 BadBackendData(
-                    f"{self.name}: {method} {path}: undecodable content-encoding",
+                    f"{self.name}: {method} {redact_path(path)}: undecodable content-encoding",
                     system=self.spoken_name,
                     status=response.status_code,
                 )
@@ -447,14 +447,20 @@ class Backend:
 
     def _decode(self, raw_body, path, status=200):
         try:
-            return json.loads(raw_body)
+            data = json.loads(raw_body, parse_constant=_not_json)
+            if b"\\u" in raw_body and _has_lone_surrogate(data):
+                # A lone "\\udc80" parses, but no UTF-8 answer of ours could carry it.
+                raise ValueError("a lone surrogate escape")
+            return data
         except (ValueError, RecursionError) as err:
             raise BadBackendData(
-                f"{self.name}: {path}: the answer is not JSON", system=self.spoken_name, status=status
+                f"{self.name}: {redact_path(path)}: the answer is not JSON ({_cause(err)})",
+                system=self.spoken_name,
+                status=status,
             ) from err
 
     def _status_failure(self, response, status, raw_body, method, path):
-        where = f"{self.name}: {method} {path}"
+        where = f"{self.name}: {method} {redact_path(path)}"
         system = self.spoken_name
         if 300 <= status < 400:
             return _Failed(
@@ -517,16 +523,18 @@ class Backend:
 
     def _timeout(self, method, path, timeout, doing):
         return Timeout(
-            f"{self.name}: {method} {path}: no answer within {timeout:.2f} s ({doing})",
+            f"{self.name}: {method} {redact_path(path)}: no answer within {timeout:.2f} s ({doing})",
             system=self.spoken_name,
         )
 
     def _unavailable(self, method, path, why, status=None):
-        return Unavailable(f"{self.name}: {method} {path}: {why}", system=self.spoken_name, status=status)
+        return Unavailable(
+            f"{self.name}: {method} {redact_path(path)}: {why}", system=self.spoken_name, status=status
+        )
 
     def _too_big(self, method, path, cap, status):
         return BadBackendData(
-            f"{self.name}: {method} {path}: answer over {cap} bytes (BACKEND_MAX_BODY_BYTES)",
+            f"{self.name}: {method} {redact_path(path)}: answer over {cap} bytes (BACKEND_MAX_BODY_BYTES)",
             system=self.spoken_name,
             status=status,
         )
@@ -537,7 +545,7 @@ def _require_json_type(response, backend, method, path, status):
     if media != "application/json" and not media.endswith("+json"):
         raise _Failed(
             BadBackendData(
-                f"{backend.name}: {method} {path}: answered {media or 'no content type'}, not JSON",
+                f"{backend.name}: {method} {redact_path(path)}: answered {media or 'no content type'}, not JSON",
                 system=backend.spoken_name,
                 status=status,
             )
@@ -562,6 +570,30 @@ def _error_code(response, raw_body):
     if code is None and isinstance(data.get("error"), dict):
         code = data["error"].get("code")
     return code if isinstance(code, str) and _ERROR_CODE_RE.match(code) else None
+
+
+def _not_json(literal):
+    # NaN, Infinity and -Infinity: Python's json reads them, JSON has no such thing.
+    raise ValueError(f"{literal} is not JSON")
+
+
+def _has_lone_surrogate(value):
+    """Whether a decoded JSON value holds a string (or key) that UTF-8 cannot encode."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _retry_after(raw):
@@ -616,13 +648,19 @@ def expect(value, kind, what="the answer"):
 
         matches = expect(customers.get_json("/customers", params={"email": email}), list)
 
-    JSON-minded: ``bool`` is not an ``int``, and an ``int`` is a ``float``.
+    JSON-minded: ``bool`` is not an ``int``, and an ``int`` is a ``float``; an infinity, or an
+    integer beyond ±2**53, is no number at all. A ``str`` holds no control character but tab
+    and line breaks, and at most ``MAX_TEXT_CHARS`` characters.
     """
     if _is_kind(value, kind):
         return value
+    got = type(value).__name__
+    if got in ("int", "float") and _is_kind(0, kind):
+        got = "a number out of range"
+    elif got == "str" and _is_kind("", kind):
+        got = "text too long or with control characters"
     raise BadBackendData(
-        f"{what} is {type(value).__name__}, expected {_kind_name(kind)}",
-        system=_answered_by.get() or "our system",
+        f"{what} is {got}, expected {_kind_name(kind)}", system=_answered_by.get() or "our system"
     )
 
 
@@ -632,12 +670,12 @@ def field(data, name, kind, *, required=True):
         status = field(order, "status", str)
         tracking = field(order, "tracking_number", str, required=False)  # None if absent
 
-    Absent or ``null`` is an error unless ``required=False`` (then ``None``); a value of the
-    wrong type is always an error.
+    Absent, ``null`` or ``""`` is an error unless ``required=False`` (then ``None``); a value of
+    the wrong type is always an error, and so is text a caller should not hear (see ``expect``).
     """
     expect(data, dict, what=f"the object holding {name!r}")
     value = data.get(name)
-    if value is None:
+    if value is None or value == "":  # an empty string says nothing a caller could hear
         if not required:
             return None
         raise BadBackendData(f"the answer has no {name!r}", system=_answered_by.get() or "our system")
@@ -646,10 +684,19 @@ def field(data, name, kind, *, required=True):
 
 def _is_kind(value, kind):
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    if isinstance(value, bool) and bool not in kinds:
-        return False
-    if float in kinds and isinstance(value, int):
-        return True
+    if isinstance(value, bool):
+        return bool in kinds
+    if isinstance(value, float):
+        # 1e999 is valid JSON and reads as infinity: no amount, count or temperature.
+        return float in kinds and math.isfinite(value)
+    if isinstance(value, str):
+        # Text is read out and stored in session parameters: control characters (NUL, escape
+        # sequences) and pages of text are a broken backend, not something to say.
+        return str in kinds and len(value) <= MAX_TEXT_CHARS and not _CONTROL_CHARS.search(value)
+    if isinstance(value, int):
+        # Beyond 2**53 most JSON readers (Dialogflow's among them) lose the digits, and the
+        # proto's double cannot hold 400 nines at all (I-JSON, RFC 7493).
+        return (int in kinds or float in kinds) and -_EXACT_INT <= value <= _EXACT_INT
     return isinstance(value, kinds)
 
 

@@ -234,7 +234,13 @@ _dumps = compact_encoder()
 
 def encode(body):
     """Compact UTF-8 JSON, as sent on the wire."""
-    return _dumps(body).encode("utf-8")
+    text = _dumps(body)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate ("\udc80" in some JSON a handler passed on): UTF-8 cannot carry
+        # it, and failing here would leave the caller without an answer. It becomes "?".
+        return text.encode("utf-8", "replace")
 
 
 def fit(body, limit, apology):

@@ -46,7 +46,8 @@ def get_customer_info(request):
     email = email_of(request)
     if email is None:
         return Response("What's the email address on your account?").with_outcome("invalid-input")
-    matches = expect(customers.get_json("/customers", params={"email": email}), list)
+    answer = expect(customers.get_json("/customers", params={"email": email}), list)
+    matches = [expect(match, dict, what="a match") for match in answer]
     if not matches:
         return Response("I couldn't find an account with that email address.").with_outcome("not-found")
     if len(matches) > 1:
@@ -60,11 +61,10 @@ def get_customer_info(request):
             .set(customer_match_count=len(matches))
             .with_outcome("ambiguous")
         )
-    customer = expect(matches[0], dict)
-    name = field(customer, "name", str)
+    name = field(matches[0], "name", str)
     words = name.split()
     thanks = f"Thanks, {words[0]}." if words else "Thanks."
     return Response(f"{thanks} I found your account.").set(
         customer_name=name,
-        customer_id=field(customer, "id", (str, int)),
+        customer_id=field(matches[0], "id", (str, int)),
     )

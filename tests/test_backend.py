@@ -264,6 +264,29 @@ def test_malformed_json_is_bad_backend_data(mocked):
     assert caught.value.status == 200 and caught.value.system == "our order system"
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"balance": NaN}',
+        b'{"balance": -Infinity}',
+        b'{"name": "Ada \\udc80"}',  # a lone surrogate escape: UTF-8 cannot carry it
+        b'{"\\ud800": 1}',
+    ],
+    ids=["nan", "infinity", "lone-surrogate", "lone-surrogate-key"],
+)
+def test_what_only_python_calls_json_is_bad_backend_data(mocked, body):
+    mocked.get(f"{STORE}/orders/ORD-1", body=body, content_type="application/json")
+
+    with pytest.raises(BadBackendData):
+        store().get_json("/orders/ORD-1")
+
+
+def test_a_valid_surrogate_pair_is_fine(mocked):
+    mocked.get(f"{STORE}/orders/ORD-1", body=b'{"name": "\\ud83d\\ude00"}', content_type="application/json")
+
+    assert store().get_json("/orders/ORD-1") == {"name": "\U0001f600"}
+
+
 def test_wrong_content_type_is_bad_backend_data(mocked):
     mocked.get(f"{STORE}/orders/ORD-1", body=b"<html>Sign in</html>", content_type="text/html")
 
@@ -304,6 +327,32 @@ def test_field_checks_presence_and_type():
     with pytest.raises(BadBackendData):
         field(["not", "a", "dict"], "status", str)
     assert expect([1], (list, dict)) == [1]
+
+
+@pytest.mark.parametrize(
+    "value, kind",
+    [
+        (float("inf"), float),  # JSON's 1e999
+        (-float("inf"), (int, float)),
+        (10**400, int),  # no double holds it: the proto parser refuses the response
+        (2**53 + 1, float),
+        ("x\x00\x07\x1b[31m", str),
+        ("n" * 1001, str),
+    ],
+    ids=["inf", "-inf", "huge-int", "beyond-2**53", "control-characters", "too-long"],
+)
+def test_values_a_caller_must_not_hear_are_bad_backend_data(value, kind):
+    with pytest.raises(BadBackendData) as caught:
+        field({"v": value}, "v", kind)
+    assert "expected" in caught.value.detail and str(value)[:20] not in caught.value.detail
+
+
+def test_empty_text_counts_as_absent():
+    assert field({"tracking": ""}, "tracking", str, required=False) is None
+    with pytest.raises(BadBackendData):
+        field({"return_id": ""}, "return_id", str)
+    assert field({"v": 2**53, "d": "line one\nline two\ttab"}, "v", int) == 2**53
+    assert field({"d": "line one\nline two\ttab"}, "d", str) == "line one\nline two\ttab"
 
 
 def test_failed_checks_name_the_backend_that_answered(mocked):
@@ -732,6 +781,22 @@ def test_demo_store_that_cannot_start_is_unavailable(mocked, monkeypatch):
 
 
 # --- records, paths, import cost -----------------------------------------------------------
+
+
+def test_failure_logs_name_the_path_without_its_ids(mocked, caplog, no_backoff):
+    mocked.get(f"{STORE}/orders/ORD-7777123", status=404)
+    mocked.get(f"{STORE}/accounts/ACC-87654329/balance", status=503)
+
+    with caplog.at_level(logging.DEBUG, logger="fulfillment.backend"):
+        with pytest.raises(NotFound) as not_found:
+            store().get_json("/orders/ORD-7777123")
+        with pytest.raises(Unavailable) as unavailable:
+            store().get_json("/accounts/ACC-87654329/balance")
+
+    assert "/orders/:id" in not_found.value.detail and "/accounts/:id/balance" in unavailable.value.detail
+    assert caplog.records and "retrying" in caplog.text
+    for text in (caplog.text, not_found.value.detail, unavailable.value.detail):
+        assert "7777123" not in text and "87654329" not in text
 
 
 def test_calls_are_recorded_without_query_values(mocked):

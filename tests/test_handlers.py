@@ -345,6 +345,9 @@ WRONG_SHAPES = {
         {"status": None},
         {"status": "shipped", "tracking_number": 1234},
         {"status": "shipped", "estimated_delivery": 20300305},
+        {"status": "shipped", "tracking_number": "1Z\x00\x07\x1b[31m\r\nINJECT"},
+        {"status": ""},
+        {"status": "shipped", "tracking_number": "1Z\udc80"},  # a lone surrogate: no UTF-8 for it
         [ORDER],
     ],
     "process-return": [
@@ -352,6 +355,8 @@ WRONG_SHAPES = {
         {"return_id": "RET-7", "refund_amount": "89.99"},
         {"return_id": "RET-7", "refund_amount": True},
         {"return_id": "RET-7", "refund_amount": 1.0, "currency": ["USD"]},
+        {"return_id": "", "refund_amount": 89.99},
+        {"return_id": "RET-7", "refund_amount": 10**400},
         [RETURN],
     ],
     "check-inventory": [
@@ -366,11 +371,16 @@ WRONG_SHAPES = {
         ["CUS-1001"],
         [{"id": "CUS-1001"}],
         [{"id": True, "name": "Ada Lovelace"}],
+        [None, None],  # not "more than one account"
+        [1, "a"],
+        [{"id": "CUS-1001", "name": "Ada" * 400}],
     ],
     "account-balance": [
         {"currency": "USD", "balance": "2543.17", "available_balance": 2543.17},
         {"currency": 840, "balance": 1, "available_balance": 1},
         {"currency": "USD", "balance": 1},
+        {**ACCOUNT, "balance": float("inf")},  # responses writes it as Infinity: not JSON
+        {**ACCOUNT, "balance": 10**400},
         [ACCOUNT],
     ],
     "recent-transactions": [
