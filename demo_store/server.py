@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from demo_store.api import ApiError, Call, StoreApi
 from demo_store.db import Database
 from demo_store.sample_data import seed
+from fulfillment.logs import redact_path
 
 logger = logging.getLogger("demo_store")
 
@@ -60,10 +61,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         try:
             status = self._serve()
         finally:
+            # The service's log: ids and query values (emails, cities) never in clear.
             logger.debug(
                 "%s %s -> %s in %.1f ms",
                 self.command,
-                self.path,
+                redact_path(self.path),
                 status if status is not None else "no answer",
                 (time.perf_counter() - started) * 1000,
             )

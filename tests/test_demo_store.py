@@ -844,8 +844,14 @@ def test_requests_are_logged_at_debug_and_nothing_reaches_stderr(store, caplog, 
         port = int(store.url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port)) as sock:
             sock.sendall(b"POST /appointments HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")
+        get(store, "/customers?email=ada.lovelace%40example.com")
+        get(store, "/orders/ORD-1002")
         get(store, "/healthz")  # the lines above are logged before this one is answered
     lines = [r.getMessage() for r in caplog.records if r.name == "demo_store"]
+    # The service's own log: no query values, no ids.
+    assert any(re.fullmatch(r"GET /customers -> 200 in [\d.]+ ms", line) for line in lines)
+    assert any(re.fullmatch(r"GET /orders/:id -> 200 in [\d.]+ ms", line) for line in lines)
+    assert "lovelace" not in caplog.text and "1002" not in caplog.text
     assert all(r.levelno == logging.DEBUG for r in caplog.records if r.name == "demo_store")
     assert any(re.fullmatch(r"GET /healthz -> 200 in [\d.]+ ms", line) for line in lines)
     assert any(re.fullmatch(r"GET /nope -> 404 in [\d.]+ ms", line) for line in lines)
