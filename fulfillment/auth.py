@@ -369,7 +369,9 @@ class IdTokenMode:
         email = claims.get("email")
         if not isinstance(email, str) or not email:
             raise _Refusal("token has no email claim", forbidden=True)
-        if claims.get("email_verified") not in (True, "true"):
+        verified = claims.get("email_verified")
+        # Exactly true (or Google's older "true"): 1 == True in Python, but 1 is not true here.
+        if not (verified is True or verified == "true"):
             raise _Refusal(f"token email {_shown(email)} is not verified", forbidden=True)
         if email.lower() not in self.allowed_emails:
             other_project = _SERVICE_AGENT_RE.match(email.lower())

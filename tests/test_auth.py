@@ -268,6 +268,9 @@ ID_TOKEN_REFUSALS = [
     ("no audience", lambda: bearer(token(aud=None)), 401, "audience mismatch"),
     ("email unverified", lambda: bearer(token(email_verified=False)), 403, "is not verified"),
     ("email_verified missing", lambda: bearer(token(email_verified=None)), 403, "is not verified"),
+    ("email_verified as 1", lambda: bearer(token(email_verified=1)), 403, "is not verified"),
+    ("email_verified as 1.0", lambda: bearer(token(email_verified=1.0)), 403, "is not verified"),
+    ("email_verified as TRUE", lambda: bearer(token(email_verified="TRUE")), 403, "is not verified"),
     ("no email", lambda: bearer(token(email=None)), 403, "no email claim"),
     (
         "email not allowed",
