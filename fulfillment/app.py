@@ -69,10 +69,9 @@ summary_log = logging.getLogger("fulfillment.call")
 
 UNKNOWN_TAG_TEXT = "I'm sorry, I can't help with that here yet. Let me get you to someone who can."
 HANDLER_ERROR_TEXT = "I'm sorry, something went wrong on my side. Please try again in a moment."
+STILL_WORKING_TEXT = "I'm still working on that from a moment ago. Please give me a few seconds."
 TOO_LARGE_TEXT = "I'm sorry, I found more than I can say at once. Could you narrow it down?"
 
-# Outcomes that are worth a retry: a repeated call must not replay them.
-_TRANSIENT = frozenset({"unavailable", "timeout", "error", "bad-backend-data"})
 
 _JSON = {"Content-Type": "application/json"}
 
@@ -193,13 +192,18 @@ class WebhookApp:
                 context.labels["session_id"] = session_id
         with Deadline(self.settings.budget_s):
             if handler is not None and handler.side_effects and request.detect_intent_response_id:
+                from fulfillment.replay import StillRunning
+
                 key = (request.detect_intent_response_id, request.tag)
-                (answer, outcome), replayed = self._replay_cache().run(
-                    key,
-                    hashlib.sha256(data).digest(),
-                    lambda: self._answer(request, handler),
-                    keep=lambda result: result[1] not in _TRANSIENT,
-                )
+                try:
+                    (answer, outcome), replayed = self._replay_cache().run(
+                        key, _digest(body), lambda: self._answer(request, handler)
+                    )
+                except StillRunning:
+                    # Acting beside the first call could act twice: say so, and act not.
+                    reply = Response(STILL_WORKING_TEXT).with_outcome("timeout")
+                    answer, _ = fit(reply.to_dict(request), self.settings.max_response_bytes, "")
+                    outcome, replayed = "timeout", False
                 summary["replayed"] = replayed
             else:
                 answer, outcome = self._answer(request, handler)
@@ -382,6 +386,12 @@ def _describe(request, summary, allowed):
     params = request.session_params
     if params:
         summary["session_params"] = logs.redact_params(params, allowed)
+
+
+def _digest(body):
+    """The same request, however it was spelled: key order and spacing do not count."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).digest()
 
 
 def _call_for_log(call):

@@ -3,11 +3,15 @@
 Dialogflow may call a webhook again for the same turn (its retry behaviour is undocumented),
 and a caller's "yes, book it" must not book twice. For tags registered with
 ``side_effects=True`` the router keys each call on ``detectIntentResponseId`` + tag: a repeat
-with an identical body within ``ttl`` seconds gets the stored answer, and a repeat that arrives
-while the first is still running waits for it instead of calling the backend in parallel.
+with the same request within ``ttl`` seconds gets the stored answer, whatever it was, and a
+repeat that arrives while the first is still running waits for it instead of calling the
+backend in parallel.
 
-Backends get an ``Idempotency-Key`` derived from the same pair too, so the guarantee also holds
-across instances, where this in-process memory cannot help.
+Every answer is stored, failures included: after a timeout or a reset the backend may well
+have acted, and only the backend could say. Repeating the turn's answer is what the turn
+already said; acting again is what it must not do. Backends also get an ``Idempotency-Key``
+derived from the same pair, so the guarantee holds across instances, where this in-process
+memory cannot help.
 
     >>> replay = ReplayCache(ttl=600)
     >>> replay.run(("turn-1", "book"), b"digest", lambda: b"booked")
@@ -21,6 +25,10 @@ import threading
 from fulfillment import deadline
 
 
+class StillRunning(Exception):
+    """The first call for this turn is still running, and the repeat's own time is up."""
+
+
 class ReplayCache:
     def __init__(self, ttl, maxsize=4096):
         from cachetools import TTLCache  # imported here: only side-effecting tags need it
@@ -29,9 +37,10 @@ class ReplayCache:
         self._running = {}
         self._lock = threading.Lock()
 
-    def run(self, key, digest, compute, keep=lambda result: True):
+    def run(self, key, digest, compute):
         """``(result, replayed)``: the stored result for ``key`` if its digest matches, else
-        ``compute()``'s, stored when ``keep(result)`` is true."""
+        ``compute()``'s, stored. Raises ``StillRunning`` rather than run ``compute`` beside a
+        first call that has not finished within the current deadline."""
         with self._lock:
             done = self._done.get(key)
             if done is not None and done[0] == digest:
@@ -43,20 +52,19 @@ class ReplayCache:
                 running.acquire()
         if not owner:
             # Same turn, same tag, already in progress: wait for it (within our own budget).
-            if running.acquire(timeout=max(deadline.remaining(), 0)):
-                running.release()
+            if not running.acquire(timeout=max(deadline.remaining(), 0)):
+                raise StillRunning(key)
+            running.release()
             with self._lock:
                 done = self._done.get(key)
             if done is not None and done[0] == digest:
                 return done[1], True
-            # The first call failed in a way worth retrying, or is still running past our
-            # budget: go ahead. The backend's idempotency key still prevents a second effect.
+            # The first call raised (a bug), or this turn came with another request: run it.
             return compute(), False
         try:
             result = compute()
-            if keep(result):
-                with self._lock:
-                    self._done[key] = (digest, result)
+            with self._lock:
+                self._done[key] = (digest, result)
             return result, False
         finally:
             with self._lock:

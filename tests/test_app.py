@@ -1,5 +1,6 @@
 """The router as a pure dict-in, dict-out call: registry, error policy, replay."""
 
+import json
 import threading
 import time
 
@@ -107,21 +108,61 @@ def test_side_effects_happen_once_per_turn_and_tag(webhook):
     assert len(calls) == 3
 
 
-def test_transient_failures_are_not_replayed(webhook):
+def test_a_failed_turn_is_answered_from_memory_too(webhook):
+    # After a timeout or a reset the backend may have acted: only the turn's answer repeats.
     attempts = []
 
     @webhook.tag("pay", side_effects=True)
     def pay(request):
         attempts.append(1)
-        if len(attempts) == 1:
-            raise Unavailable("down", system="our payment system")
-        return Response("Paid.")
+        raise Unavailable("down", system="our payment system")
 
     body = cx_request("pay", response_id="turn-9")
-    assert outcome_of(webhook.resolve(body)) == "unavailable"
-    assert texts_of(webhook.resolve(body)) == ["Paid."]
-    assert texts_of(webhook.resolve(body)) == ["Paid."]
-    assert len(attempts) == 2
+    first = webhook.resolve(body)
+    assert outcome_of(first) == "unavailable"
+    assert webhook.resolve(body) == first
+    assert len(attempts) == 1
+
+
+def test_the_same_request_spelled_differently_is_the_same_turn(webhook):
+    calls = []
+    webhook.tag("book", side_effects=True)(lambda request: calls.append(1) or Response("Booked."))
+    body = cx_request("book", {"service": "haircut", "time": "10:00"}, response_id="turn-3")
+    reordered = dict(reversed(list(body.items())))
+    session = dict(reversed(list(body["sessionInfo"].items())))
+    session["parameters"] = dict(reversed(list(body["sessionInfo"]["parameters"].items())))
+    reordered["sessionInfo"] = session
+    assert json.dumps(reordered) != json.dumps(body)
+
+    assert webhook.resolve(body) == webhook.resolve(reordered)
+    assert len(calls) == 1
+
+
+def test_a_repeat_that_outlasts_its_budget_waiting_does_not_act_beside_the_first():
+    webhook = WebhookApp(
+        settings=Settings.from_env(
+            {"AUTH_MODES": "none", "WEBHOOK_TIMEOUT_S": "1", "WEBHOOK_SAFETY_MARGIN_S": "0.7"}
+        )
+    )
+    calls = []
+
+    @webhook.tag("book", side_effects=True)
+    def book(request):
+        calls.append(1)
+        time.sleep(0.8)  # longer than the repeat's 0.3 s budget
+        return Response("Booked.")
+
+    body = cx_request("book", response_id="turn-4")
+    first = threading.Thread(target=webhook.resolve, args=(body,))
+    first.start()
+    time.sleep(0.1)
+    repeat = webhook.resolve(body)
+    first.join()
+
+    assert len(calls) == 1
+    assert outcome_of(repeat) == "timeout"
+    assert texts_of(repeat) == ["I'm still working on that from a moment ago. Please give me a few seconds."]
+    assert texts_of(webhook.resolve(body)) == ["Booked."]  # and once it is done, its answer
 
 
 def test_handlers_run_under_the_webhook_deadline(webhook):
