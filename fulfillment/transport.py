@@ -565,6 +565,10 @@ class _Body:
                 data = self._tail or self._raw.read(amt)
                 self._tail = b""
                 if not data:
+                    if self._raw.length:
+                        # The connection ended before the Content-Length it announced: a cut,
+                        # which http.client's read(amt) reports as a plain end of body.
+                        raise http.client.IncompleteRead(b"", self._raw.length)
                     self._finish()
                     return self._decoder.flush() if self._decoder and decode_content else b""
                 if not (self._decoder and decode_content):

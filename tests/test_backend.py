@@ -934,6 +934,19 @@ def test_reset_mid_body_is_unavailable_and_a_read_retries_it(real, no_backoff):
     assert real.hits("/reset-always") == 1
 
 
+def test_a_body_cut_short_of_its_content_length_is_unavailable_and_a_read_retries_it(real, no_backoff):
+    # Complete-looking JSON, then the connection ends 500 bytes early: not an answer.
+    body = b'{"status": "shipped"}'
+    short = Reply(body=body, send_length=False, headers={"Content-Length": str(len(body) + 500)})
+    real.route("/short-once", short, Reply(body=body))
+    real.route("/short-always", short)
+
+    assert store().get_json("/short-once") == {"status": "shipped"}
+    assert real.hits("/short-once") == 2
+    with pytest.raises(Unavailable):
+        store().get_json("/short-always")
+
+
 def test_connection_closed_before_answering_is_unavailable(real, no_backoff):
     real.route("/drop", Reply(close_before_answer=True))
 
