@@ -48,7 +48,7 @@ import time
 
 from fulfillment import logs
 from fulfillment._validate import SchemaViolation, parse_body
-from fulfillment.backend import backend_calls
+from fulfillment.backend import backend_calls, forget_cached_answers
 from fulfillment.config import Settings, csv
 from fulfillment.deadline import Deadline
 from fulfillment.errors import (
@@ -74,6 +74,10 @@ TOO_LARGE_TEXT = "I'm sorry, I found more than I can say at once. Could you narr
 
 
 _JSON = {"Content-Type": "application/json"}
+
+# Outcomes after which the backend answers of the call are not to be trusted again: a cached
+# answer that failed the handler's checks (or crashed it) is dropped, not served for its TTL.
+_UNTRUSTED_ANSWERS = frozenset({"bad-backend-data", "error"})
 
 
 class Handler:
@@ -172,7 +176,8 @@ class WebhookApp:
         """
         if not isinstance(body, dict):
             raise BadRequest("the request body must be a JSON object")
-        answer, _ = self._serve(encode(body), {})
+        with backend_calls():  # as over HTTP: what went wrong in it may be forgotten
+            answer, _ = self._serve(encode(body), {})
         return _decode(answer)
 
     def _serve(self, data, summary):
@@ -242,6 +247,8 @@ class WebhookApp:
             log.exception("response of %r could not be rendered", request.tag)
             reply = Response(HANDLER_ERROR_TEXT).with_outcome("error")
             body = reply.to_dict(request)
+        if reply.outcome in _UNTRUSTED_ANSWERS:
+            forget_cached_answers()
         answer, _cuts = fit(body, self.settings.max_response_bytes, TOO_LARGE_TEXT)
         return answer, reply.outcome
 

@@ -52,6 +52,7 @@ __all__ = [
     "backend_calls",
     "expect",
     "field",
+    "forget_cached_answers",
     "idempotency_key",
     "reset",
 ]
@@ -101,14 +102,15 @@ class backend_calls:  # lower case: used like a function, ``with backend_calls()
     generator: it is entered on every webhook call.)
     """
 
-    __slots__ = ("_token", "records")
+    __slots__ = ("_token", "records", "cached")
 
     def __init__(self):
         self.records = []
+        self.cached = []  # (client, key) of the answers this block put in the cache
         self._token = None
 
     def __enter__(self):
-        self._token = _calls.set(self.records)
+        self._token = _calls.set(self)
         return self.records
 
     def __exit__(self, *exc):
@@ -117,9 +119,22 @@ class backend_calls:  # lower case: used like a function, ``with backend_calls()
 
 
 def _record(**entry):
-    records = _calls.get()
-    if records is not None:
-        records.append(entry)  # list.append is atomic: safe if the handler fans out to threads
+    calls = _calls.get()
+    if calls is not None:
+        calls.records.append(entry)  # list.append is atomic: safe if the handler fans out to threads
+
+
+def forget_cached_answers():
+    """Drop from the cache every answer cached inside the current ``backend_calls()`` block.
+
+    The router calls it when a call ends in ``bad-backend-data`` or ``error``: an answer is
+    cached before the handler has checked its fields, and a bad one must not be served again
+    for the rest of its ``cache_ttl`` after the backend has been mended.
+    """
+    calls = _calls.get()
+    if calls is not None:
+        for client, key in calls.cached:
+            client.cache_forget(key)
 
 
 # --- Idempotency keys ----------------------------------------------------------------------
@@ -253,6 +268,9 @@ class Backend:
             return self._checked(self._decode(body, path), expect)
         data, status, body = self._call("GET", path, params=params, keep_body=True)
         self.client.cache_put(key, cache_ttl, status, body)
+        calls = _calls.get()
+        if calls is not None:
+            calls.cached.append((self.client, key))
         return self._checked(data, expect)
 
     def post_json(self, path, payload, *, idempotency_key=None, expect=None):

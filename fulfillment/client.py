@@ -363,6 +363,11 @@ class Client:
         with self._cache_lock:
             cache[key] = (ttl, status, body)
 
+    def cache_forget(self, key):
+        cache = self._answer_cache()
+        with self._cache_lock:
+            cache.pop(key, None)
+
     def id_token(self, audience):
         """A Google ID token for ``audience``, minted once and reused until 5 min before expiry."""
         cached = self._tokens.get(audience)

@@ -417,6 +417,18 @@ def test_an_answer_of_the_wrong_shape_is_unreadable_not_a_crash(backends, tag, w
     assert len(backends.calls) == 1
 
 
+@pytest.mark.parametrize("tag", ["check-inventory", "get-weather"])
+def test_a_cached_answer_that_fails_its_checks_is_not_served_again(backends, tag):
+    params, _, _system, good, sentence = TAGS[tag]
+    mock_call(backends, tag, json=WRONG_SHAPES[tag][0])
+    mock_call(backends, tag, json=good)  # the backend, mended
+
+    assert outcome_of(resolve(tag, params)) == "bad-backend-data"
+    assert texts_of(resolve(tag, params)) == [sentence]
+    assert texts_of(resolve(tag, params)) == [sentence]  # and that answer is cached
+    assert len(backends.calls) == 2
+
+
 # --- Missing or unusable input: ask again, call nothing -------------------------------------------
 
 ASK_ORDER_ID = "What's your order number? It starts with ORD, like ORD-1001."
