@@ -248,9 +248,12 @@ def fit(body, limit, apology):
 
     Dialogflow rejects a response over 64 KiB, which the caller would hear as a webhook error.
     The cuts are deterministic and ordered from least to most spoken value: the response-level
-    payload, then custom payload messages (last first), then the other messages (last first,
-    keeping the first text), then the first text is shortened, then large session parameter
-    values are dropped. As a last resort, a minimal answer with ``apology``. Each cut is logged.
+    payload, then custom payload messages (last first), then the largest metadata entries of
+    a handoff or success signal, then the other messages (last first, keeping the first text
+    and every signal), then the first text is shortened, then large session parameter values
+    are dropped. A signal (live agent handoff, call transfer, end of the interaction) is never
+    cut on its own: the text beside it promises it ("Let me connect you..."). As a last
+    resort, a minimal answer with ``apology``. Each cut is logged.
 
     Returns ``(encoded_bytes, cuts)`` where ``cuts`` lists what was removed.
     """
@@ -294,11 +297,27 @@ def _cut_payload_message(body, cuts, excess):
     return False
 
 
+def _cut_signal_metadata(body, cuts, excess):
+    entries = [
+        (len(encode(value)), i, kind, key)
+        for i, message in enumerate(_messages(body))
+        for kind in _SIGNALS_WITH_METADATA
+        if isinstance(message.get(kind), dict)
+        for key, value in (message[kind].get("metadata") or {}).items()
+    ]
+    if not entries:
+        return False
+    _size, i, kind, key = max(entries)
+    del _messages(body)[i][kind]["metadata"][key]
+    cuts.append(f"message[{i}] ({kind}) metadata {key!r}")
+    return True
+
+
 def _cut_other_message(body, cuts, excess):
     messages = _messages(body)
     first_text = next((i for i, m in enumerate(messages) if "text" in m), None)
     for i in range(len(messages) - 1, -1, -1):
-        if i != first_text:
+        if i != first_text and not _SIGNALS.intersection(messages[i]):
             kind = next(iter(k for k in messages[i] if k != "channel"), "message")
             del messages[i]
             cuts.append(f"message[{i}] ({kind})")
@@ -342,4 +361,14 @@ def _cut_large_param(body, cuts, excess):
     return False
 
 
-_CUTS = (_cut_payload, _cut_payload_message, _cut_other_message, _cut_first_text, _cut_large_param)
+# Messages that make something happen, and those of them that carry metadata.
+_SIGNALS = frozenset({"liveAgentHandoff", "telephonyTransferCall", "endInteraction", "conversationSuccess"})
+_SIGNALS_WITH_METADATA = ("liveAgentHandoff", "conversationSuccess")
+_CUTS = (
+    _cut_payload,
+    _cut_payload_message,
+    _cut_signal_metadata,
+    _cut_other_message,
+    _cut_first_text,
+    _cut_large_param,
+)

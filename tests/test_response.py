@@ -137,6 +137,25 @@ def test_oversized_responses_are_cut_deterministically():
     assert out["fulfillmentResponse"]["messages"][0]["text"]["text"][0].startswith("word word")
 
 
+def test_a_cut_keeps_the_handoff_its_text_promises():
+    promise = "Let me connect you with a member of our team."
+    body = (
+        Response(promise)
+        .handoff(reason="caller asked", customer_id="C" * 70000)
+        .speak("a long goodbye " * 3000)
+        .end_session()
+        .to_dict()
+    )
+    data, cuts = fit(body, 64 * 1024, "sorry")
+
+    out = assert_valid_response(data)
+    messages = out["fulfillmentResponse"]["messages"]
+    assert messages[0]["text"]["text"] == [promise]
+    assert messages[1]["liveAgentHandoff"]["metadata"] == {"reason": "caller asked"}
+    assert cuts[0] == "message[1] (liveAgentHandoff) metadata 'customer_id'"
+    assert len(data) <= 64 * 1024
+
+
 def test_a_response_that_cannot_be_cut_becomes_the_apology():
     params = {f"p{i}": "v" * 200 for i in range(400)}  # many medium values: nothing large to drop
     data, cuts = fit(Response("hi").set(params).with_outcome("ok").to_dict(), 64 * 1024, "sorry")
