@@ -67,7 +67,8 @@ __version__ = "1.0.0"
 log = logging.getLogger("fulfillment")
 summary_log = logging.getLogger("fulfillment.call")
 
-UNKNOWN_TAG_TEXT = "I'm sorry, I can't help with that here yet. Let me get you to someone who can."
+# Promises nothing the webhook does not do: the flow decides what follows (webhook_outcome).
+UNKNOWN_TAG_TEXT = "I'm sorry, I can't help with that here yet."
 HANDLER_ERROR_TEXT = "I'm sorry, something went wrong on my side. Please try again in a moment."
 STILL_WORKING_TEXT = "I'm still working on that from a moment ago. Please give me a few seconds."
 TOO_LARGE_TEXT = "I'm sorry, I found more than I can say at once. Could you narrow it down?"

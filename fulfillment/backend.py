@@ -507,6 +507,11 @@ class Backend:
                 "backend %s refused our credentials (%d): check %sAUTH (%s) and its key",
                 self.name, status, BackendConfig.env_prefix(self.name), config.auth,
             )  # fmt: skip
+            # Our configuration, not the caller's request: "couldn't accept that request"
+            # would blame them. Not retried: the key will not mend within the turn.
+            return _Failed(
+                Unavailable(f"{where}: refused our credentials ({status})", system=system, status=status)
+            )
         if status == 408:
             # The backend gave up waiting for our request: a transient hiccup, not a refusal
             # of what we asked (Rejected promises that repeating it will not help).

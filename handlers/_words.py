@@ -13,6 +13,9 @@ _MONTHS = (
 )  # fmt: skip
 
 
+_WITHOUT_YEAR_DAYS = 182
+
+
 def money(amount, currency="USD"):
     """``money(1250.5)`` → ``"$1,250.50"``; ``money(-3, "EUR")`` → ``"minus €3.00"``."""
     symbol = _SYMBOLS.get((currency or "").upper())
@@ -22,7 +25,8 @@ def money(amount, currency="USD"):
 
 
 def day(date, today=None):
-    """``"today"``, ``"tomorrow"``, ``"yesterday"``, else ``"Monday, December 1"``."""
+    """``"today"``, ``"tomorrow"``, ``"yesterday"``, else ``"Monday, December 1"``, with the
+    year when the date is more than half a year away (``"Friday, June 14, 2030"``)."""
     today = today or datetime.date.today()
     delta = (date - today).days
     if delta == 0:
@@ -31,7 +35,9 @@ def day(date, today=None):
         return "tomorrow"
     if delta == -1:
         return "yesterday"
-    return f"{_WEEKDAYS[date.weekday()]}, {_MONTHS[date.month - 1]} {date.day}"
+    spoken = f"{_WEEKDAYS[date.weekday()]}, {_MONTHS[date.month - 1]} {date.day}"
+    # Without it, a booking four years out sounds like one next June.
+    return spoken if abs(delta) <= _WITHOUT_YEAR_DAYS else f"{spoken}, {date.year}"
 
 
 def on_day(date, today=None):

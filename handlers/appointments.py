@@ -43,6 +43,7 @@ BOOKING_REFUSALS = {
     "outside-hours": "We're open from 9 AM to 5 PM, with appointments every half hour. "
     "What time would suit you?",
     "date-in-past": "That date has already passed. What day would you like to come in?",
+    "time-in-past": "That time has already passed today. What later time, or which other day, would suit you?",
     "unknown-service": "I'm sorry, we don't offer that service. We can book a haircut, a consultation, "
     "a dental cleaning or a car service.",
 }
@@ -75,7 +76,10 @@ def book_appointment(request):
             idempotency_key=turn_key(request),
         )
     except Rejected as refusal:
-        sentence = BOOKING_REFUSALS.get(refusal.code, "I'm sorry, I couldn't book that appointment.")
+        code = refusal.code
+        if code == "date-in-past" and date == datetime.date.today():
+            code = "time-in-past"  # today is fine; the hour is what has gone
+        sentence = BOOKING_REFUSALS.get(code, "I'm sorry, I couldn't book that appointment.")
         return Response(sentence).with_outcome("rejected")
 
     confirmation = field(booking, "confirmation_id", str)

@@ -4,25 +4,21 @@ Backend ``store`` (``BACKEND_STORE_URL``): ``GET /inventory?product_id=&size=&co
 Stock changes slowly compared to a conversation, so answers are cached for a minute.
 """
 
-import re
-
 from fulfillment import NotFound, Response
 from fulfillment.backend import backend, field
 from fulfillment.values import as_text
 from handlers import app
+from handlers._ids import sku_of
 
 inventory = backend("store", spoken_name="our inventory system")
 
 STOCK_CACHE_S = 60
-PRODUCT_ID = re.compile(r"^SKU[-\s]*(\d{3,6})$", re.IGNORECASE)
 ASK_PRODUCT = "Which product are you looking for? The product code starts with SKU, like SKU-100."
 
 
 def product_id_of(request):
     """The product code the caller gave, in canonical form (``sku 100`` → ``SKU-100``), or None."""
-    raw = as_text(request.param("product_id"))
-    match = PRODUCT_ID.match(raw.strip()) if raw else None
-    return f"SKU-{match[1]}" if match else None
+    return sku_of(as_text(request.param("product_id")))
 
 
 @app.tag("check-inventory")

@@ -9,6 +9,7 @@ from fulfillment import NotFound, Rejected, Response
 from fulfillment.backend import backend, field, turn_key
 from fulfillment.values import as_date, as_text
 from handlers import app
+from handlers._ids import canonical, sku_of
 from handlers._words import money, on_day
 
 orders = backend("store", spoken_name="our order system")
@@ -26,7 +27,7 @@ def order_id_of(request):
     if raw is None:
         return None
     match = ORDER_ID.match(_SEPARATORS.sub("-", raw.strip()))
-    return f"ORD-{match[1]}" if match else None
+    return canonical("ORD", match[1]) if match else None
 
 
 @app.tag("validate-order-id")
@@ -96,7 +97,8 @@ RETURN_REFUSALS = {
 @app.tag("process-return", side_effects=True)
 def process_return(request):
     order_id = order_id_of(request)
-    item_id = as_text(request.param("item_id"))
+    item = as_text(request.param("item_id"))
+    item_id = sku_of(item) or item  # "sku 300" is SKU-300; other catalogues' ids as given
     reason = as_text(request.param("return_reason")) or "not given"
     if order_id is None:
         return Response(ASK_ORDER_ID).with_outcome("invalid-input")
