@@ -186,7 +186,10 @@ class WebhookApp:
         try:
             body = parse_body(data)
         except SchemaViolation as err:
-            raise BadRequest(f"not a WebhookRequest: {err}") from None
+            # The caller may read its own values back; the log keeps none of them.
+            raise BadRequest(
+                f"not a WebhookRequest: {err}", logged=f"not a WebhookRequest: {_unquoted(err)}"
+            ) from None
         request = WebhookRequest(body)
         tag = summary["tag"] = request.tag
         handler = self._handlers.get(tag)
@@ -286,7 +289,7 @@ class WebhookApp:
             except RequestError as err:
                 status = err.status
                 summary["outcome"] = err.code
-                summary["error"] = err.message
+                summary["error"] = err.logged
                 if getattr(err, "reason", None):
                     summary["reason"] = err.reason
                 answer = encode(err.body())
@@ -394,6 +397,13 @@ def _describe(request, summary, allowed):
     params = request.session_params
     if params:
         summary["session_params"] = logs.redact_params(params, allowed)
+
+
+def _unquoted(err):
+    """``err``'s message with each value it quotes (a JSON string) replaced by ``"…"``."""
+    import re  # only on this rare path
+
+    return re.sub(r'"(?:[^"\\]|\\.)*"', '"…"', str(err))
 
 
 def _digest(body):

@@ -31,9 +31,11 @@ class RequestError(WebhookError):
     status = 400
     code = "bad-request"
 
-    def __init__(self, message, *, status=None, code=None, headers=None):
+    def __init__(self, message, *, status=None, code=None, headers=None, logged=None):
         super().__init__(message)
         self.message = message
+        # What the call's log line says instead, when ``message`` quotes the caller's data.
+        self.logged = logged or message
         if status is not None:
             self.status = status
         if code is not None:

@@ -209,6 +209,20 @@ def test_redaction_holds_for_every_value_kind(value):
     assert allowed["p"] == (value if not isinstance(value, (dict, list)) else logs.REDACTED)
 
 
+def test_a_bad_request_is_logged_without_the_values_it_quotes(captured):
+    webhook = WebhookApp(settings=Settings.from_env({"AUTH_MODES": "none"}))
+    body = {"fulfillmentInfo": {"tag": "x"}, "sentimentAnalysisResult": {"score": "jane@example.com"}}
+
+    answer, status, _ = webhook.handle_http(http_request(body, {}))
+
+    assert status == 400 and b"jane@example.com" in answer  # the caller may read its own value back
+    (summary,) = [line for line in captured() if line.get("call")]
+    assert (
+        summary["call"]["error"] == 'not a WebhookRequest: sentimentAnalysisResult.score: not a number: "…"'
+    )
+    assert "jane" not in json.dumps(captured())
+
+
 def test_backend_paths_lose_their_identifiers():
     assert logs.redact_path("/orders/ORD-1001/returns") == "/orders/:id/returns"
     assert logs.redact_path("/customers?email=jane@example.com") == "/customers"
