@@ -30,7 +30,9 @@ def validate_appointment_date(request):
     elif (date - today).days > BOOKING_HORIZON_DAYS:
         problem = f"We can only book up to {BOOKING_HORIZON_DAYS} days ahead."
     else:
-        return Response().set(date=date.isoformat())
+        # Left as the agent resolved it: @sys.date is a {year, month, day} struct, and a flow
+        # may read $session.params.date.year; book-appointment reads either shape.
+        return Response()
     return (
         Response(f"{problem} What day would you like to come in?")
         .invalidate("date")

@@ -165,7 +165,7 @@ def example_expectations():
             {"transaction_count": 5},
         ),
         "transfer-to-agent": (re.escape(HANDOFF_SENTENCE), {"handoff_requested": True}),
-        "validate-appointment-date": (None, {"date": next_week.isoformat()}),
+        "validate-appointment-date": (None, {}),  # the date stays as the agent resolved it
         "validate-email": (None, {"customer_email": "ada.lovelace@example.com"}),
         "validate-order-id": (None, {"order_id": "ORD-1002"}),
     }
