@@ -330,6 +330,9 @@ class Backend:
                     status = failed.error.status
                     delay = self._retry_delay(config, method, idempotent, attempts, failed)
                     if delay is None:
+                        # No answer at all, but the request went out: it may have been acted on.
+                        if method != "GET" and failed.error.status is None and failed.retry == "read":
+                            failed.error.may_have_acted = True
                         raise failed.error from failed.__cause__
                     # The error's detail names the backend, method and redacted path.
                     log.debug("%s; retrying in %.0f ms", failed.error.detail, delay * 1000)
@@ -337,6 +340,9 @@ class Backend:
         except BackendError as err:
             outcome = err.outcome
             status = err.status
+            if method != "GET" and status is not None and not 400 <= status < 500:
+                # A 5xx, a redirect, a 202 or an unreadable 201: the write may have happened.
+                err.may_have_acted = True
             # detail names the backend, method and redacted path; never a query value, body or key.
             log.warning("backend call failed: %s [%s, %d attempt(s)]", err.detail, err.outcome, attempts)
             raise

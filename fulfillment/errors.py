@@ -83,9 +83,17 @@ class Forbidden(RequestError):
 
 
 class BackendError(WebhookError):
-    """A backend call failed. ``outcome`` is what the flow sees; ``system`` is spoken."""
+    """A backend call failed. ``outcome`` is what the flow sees; ``system`` is spoken.
+
+    ``may_have_acted`` is true for a write (a POST) that failed after the backend may already
+    have carried it out: a timeout waiting for the answer, a reset, a 5xx, an unreadable 201.
+    The caller then hears that it is unconfirmed, never "please try again": a new turn is a
+    new idempotency key, and trying again could book twice.
+    """
 
     outcome = "error"
+    said = "I'm sorry, {system} ran into a problem. Please try again in a moment."
+    may_have_acted = False
 
     def __init__(self, detail="", *, system="our system", status=None):
         super().__init__(detail)
@@ -95,49 +103,45 @@ class BackendError(WebhookError):
 
     def sentence(self):
         """What the caller hears when a handler lets this error through."""
-        return f"I'm sorry, {self.system} ran into a problem. Please try again in a moment."
+        return (UNCONFIRMED if self.may_have_acted else self.said).format(system=self.system)
+
+
+UNCONFIRMED = (
+    "I'm sorry, I couldn't get a confirmation from {system}, so I can't tell whether that went "
+    "through. Please check before trying again."
+)
 
 
 class NotFound(BackendError):
     """The backend answered 404: the thing asked for does not exist."""
 
     outcome = "not-found"
-
-    def sentence(self):
-        return "I'm sorry, I couldn't find that."
+    said = "I'm sorry, I couldn't find that."
 
 
 class Rejected(BackendError):
     """The backend refused the request (a 4xx other than 404): it will not work if repeated."""
 
     outcome = "rejected"
-
-    def sentence(self):
-        return f"I'm sorry, {self.system} couldn't accept that request."
+    said = "I'm sorry, {system} couldn't accept that request."
 
 
 class Unavailable(BackendError):
     """The backend is down, refused the connection, or answered 5xx."""
 
     outcome = "unavailable"
-
-    def sentence(self):
-        return f"I'm sorry, {self.system} isn't answering right now. Please try again in a few minutes."
+    said = "I'm sorry, {system} isn't answering right now. Please try again in a few minutes."
 
 
 class Timeout(Unavailable):
     """The backend did not answer within what was left of the webhook's time budget."""
 
     outcome = "timeout"
-
-    def sentence(self):
-        return f"I'm sorry, {self.system} is taking too long to answer. Please try again in a few minutes."
+    said = "I'm sorry, {system} is taking too long to answer. Please try again in a few minutes."
 
 
 class BadBackendData(BackendError):
     """The backend answered, but not with what its contract promises (bad JSON, wrong types)."""
 
     outcome = "bad-backend-data"
-
-    def sentence(self):
-        return f"I'm sorry, {self.system} gave me an answer I couldn't read. Please try again later."
+    said = "I'm sorry, {system} gave me an answer I couldn't read. Please try again later."

@@ -24,7 +24,7 @@ import urllib3.exceptions
 from fulfillment import backend as backend_module
 from fulfillment.backend import Client, backend, backend_calls, expect, field, idempotency_key, reset
 from fulfillment.deadline import Deadline
-from fulfillment.errors import BadBackendData, NotFound, Rejected, Timeout, Unavailable
+from fulfillment.errors import BackendError, BadBackendData, NotFound, Rejected, Timeout, Unavailable
 from tests.fault_server import FaultServer, Reply, closed_port_url
 
 # responses replaces the send() of the transport adapter our backend session mounts.
@@ -203,6 +203,34 @@ def test_503_on_a_post_is_never_retried(mocked, no_backoff, idempotency):
 def _never_connected():
     refused = urllib3.exceptions.NewConnectionError(None, "Connection refused")
     return requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/", reason=refused))
+
+
+@pytest.mark.parametrize(
+    ("method", "reply", "acted"),
+    [
+        ("POST", {"status": 503}, True),  # the backend may have failed after acting
+        ("POST", {"status": 202}, True),
+        ("POST", {"status": 201, "body": b"{", "content_type": "application/json"}, True),
+        ("POST", {"body": requests.exceptions.ReadTimeout()}, True),
+        ("POST", {"status": 422, "json": {"code": "slot-taken"}}, False),  # refused: nothing done
+        ("POST", {"status": 404}, False),
+        ("POST", {"body": _never_connected()}, False),  # nothing left our side
+        ("GET", {"status": 503}, False),  # a read acts on nothing
+    ],
+    ids=["post-503", "post-202", "post-unreadable-201", "post-read-timeout", "post-422", "post-404",
+         "post-never-connected", "get-503"],
+)  # fmt: skip
+def test_a_failed_write_says_whether_the_backend_may_have_acted(mocked, no_backoff, method, reply, acted):
+    mocked.add(method, f"{STORE}/orders/ORD-1/returns", **reply)
+    call = (
+        store().get_json if method == "GET" else lambda path: store().post_json(path, {}, idempotency_key="k")
+    )
+
+    with pytest.raises(BackendError) as caught:
+        call("/orders/ORD-1/returns")
+
+    assert caught.value.may_have_acted is acted
+    assert ("confirmation" in caught.value.sentence()) is acted
 
 
 def test_post_with_key_is_retried_when_the_connection_never_opened(mocked, no_backoff):

@@ -249,7 +249,10 @@ def test_a_fault_after_the_post_left_never_sends_it_twice_within_the_call(http, 
 
     answer, elapsed = ask(http, "process-return", return_params(order_id))
 
-    assert outcome_of(answer) == outcome and words in texts_of(answer)[0]
+    assert outcome_of(answer) == outcome
+    # It may have happened: the caller is not told to try again (words: what a read would say).
+    assert words not in texts_of(answer)[0]
+    assert texts_of(answer)[0].startswith("I'm sorry, I couldn't get a confirmation from our order system")
     assert elapsed < WEBHOOK_TIMEOUT_S
     assert len(posts_to(server, path)) == 1
 

@@ -40,6 +40,11 @@ LATER_SPOKEN = "Tuesday, March 5, 2030"  # years away: the year is said
 UNAVAILABLE = "I'm sorry, {system} isn't answering right now. Please try again in a few minutes."
 TOO_SLOW = "I'm sorry, {system} is taking too long to answer. Please try again in a few minutes."
 UNREADABLE = "I'm sorry, {system} gave me an answer I couldn't read. Please try again later."
+# A write that failed after it went out: it may have happened, so never "please try again".
+UNCONFIRMED = (
+    "I'm sorry, I couldn't get a confirmation from {system}, so I can't tell whether that went "
+    "through. Please check before trying again."
+)
 REFUSED = "I'm sorry, {system} couldn't accept that request."
 
 
@@ -260,6 +265,8 @@ FAILURES = {
 def test_a_failing_backend_is_explained_in_our_words(backends, tag, failure):
     params, (method, _), system, _, _ = TAGS[tag]
     reply, outcome, sentence, get_attempts, post_attempts = FAILURES[failure]
+    if method == "POST" and failure != "connect timeout":  # only a refused connection sent nothing
+        sentence = UNCONFIRMED
     mock_call(backends, tag, **reply)
 
     answer = resolve(tag, params)
@@ -939,7 +946,7 @@ def test_a_turn_sent_again_after_a_failure_is_answered_from_memory_not_sent_agai
     again = resolve(tag, params, turn=turn)
     other_turn = resolve(tag, params)
 
-    assert texts_of(failed) == [UNAVAILABLE.format(system=system)]
+    assert texts_of(failed) == [UNCONFIRMED.format(system=system)]
     assert again == failed
     assert texts_of(other_turn) == [sentence]
     keys = [call.request.headers["Idempotency-Key"] for call in backends.calls]
