@@ -82,12 +82,13 @@ _UNTRUSTED_ANSWERS = frozenset({"bad-backend-data", "error"})
 
 
 class Handler:
-    __slots__ = ("func", "side_effects", "tag")
+    __slots__ = ("answers", "func", "side_effects", "tag")
 
-    def __init__(self, tag, func, side_effects):
+    def __init__(self, tag, func, side_effects, answers=()):
         self.tag = tag
         self.func = func
         self.side_effects = side_effects
+        self.answers = answers
 
 
 class WebhookApp:
@@ -108,12 +109,16 @@ class WebhookApp:
 
     # -- registry ----------------------------------------------------------------------------
 
-    def tag(self, name, *, side_effects=False):
+    def tag(self, name, *, side_effects=False, answers=()):
         """Register a handler for ``fulfillmentInfo.tag == name``.
 
         ``side_effects=True`` marks a tag that changes something in a backend (a return, a
         booking): repeated calls for the same turn are answered from memory, not re-run.
-        A tag registered twice is an error at import time, not a surprise in production.
+        ``answers`` names the session parameters the tag sets when it succeeds; any other
+        outcome removes those it did not set itself, so an earlier answer (the last
+        caller's account, an old order's status) never outlives a failed lookup and reaches
+        the next page or a human agent. A tag registered twice is an error at import time,
+        not a surprise in production.
         """
         if not isinstance(name, str) or not name.strip() or name != name.strip():
             raise ValueError(f"a tag must be a non-empty string without outer spaces, got {name!r}")
@@ -124,7 +129,7 @@ class WebhookApp:
                 raise ValueError(
                     f"tag {name!r} is already served by {existing.func.__module__}.{existing.func.__qualname__}"
                 )
-            self._handlers[name] = Handler(name, func, side_effects)
+            self._handlers[name] = Handler(name, func, side_effects, tuple(answers))
             return func
 
         return register
@@ -245,6 +250,8 @@ class WebhookApp:
             except Exception:
                 log.exception("handler for %r failed", request.tag)
                 reply = Response(HANDLER_ERROR_TEXT).with_outcome("error")
+        if reply.outcome != "ok" and handler is not None and handler.answers:
+            reply.forget(*handler.answers)
         try:
             body = reply.to_dict(request)
         except Exception:

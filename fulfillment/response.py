@@ -128,6 +128,12 @@ class Response:
             self._params[name] = None
         return self
 
+    def forget(self, *names):
+        """``remove()`` those of ``names`` this response does not already set."""
+        for name in names:
+            self._params.setdefault(name, None)
+        return self
+
     def invalidate(self, display_name, *, required=True):
         """Mark a form parameter INVALID and clear its value, so the agent prompts again.
 

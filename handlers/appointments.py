@@ -51,7 +51,11 @@ BOOKING_REFUSALS = {
 }
 
 
-@app.tag("book-appointment", side_effects=True)
+@app.tag(
+    "book-appointment",
+    side_effects=True,
+    answers=("confirmation_id", "appointment_date", "appointment_time"),
+)
 def book_appointment(request):
     service = as_text(request.param("service"))
     date = as_date(request.param("date"))

@@ -27,7 +27,7 @@ def account_id_of(request):
     return canonical("ACC", match[1]) if match else None
 
 
-@app.tag("account-balance")
+@app.tag("account-balance", answers=("balance", "available_balance"))
 def account_balance(request):
     account_id = account_id_of(request)
     if account_id is None:
@@ -46,7 +46,7 @@ def account_balance(request):
     return Response(sentence + ".").set(account_id=account_id, balance=balance, available_balance=available)
 
 
-@app.tag("recent-transactions")
+@app.tag("recent-transactions", answers=("transaction_count",))
 def recent_transactions(request):
     account_id = account_id_of(request)
     if account_id is None:

@@ -41,7 +41,7 @@ def validate_email(request):
     return Response().set(customer_email=email)
 
 
-@app.tag("get-customer-info")
+@app.tag("get-customer-info", answers=("customer_name", "customer_id", "customer_match_count"))
 def get_customer_info(request):
     email = email_of(request)
     if email is None:

@@ -21,7 +21,7 @@ def product_id_of(request):
     return sku_of(as_text(request.param("product_id")))
 
 
-@app.tag("check-inventory")
+@app.tag("check-inventory", answers=("in_stock", "quantity"))
 def check_inventory(request):
     product_id = product_id_of(request)
     size = as_text(request.param("size"))

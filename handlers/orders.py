@@ -43,7 +43,7 @@ def validate_order_id(request):
     return Response().set(order_id=order_id)
 
 
-@app.tag("lookup-order")
+@app.tag("lookup-order", answers=("order_status", "tracking_number", "estimated_delivery"))
 def lookup_order(request):
     order_id = order_id_of(request)
     if order_id is None:
@@ -94,7 +94,7 @@ RETURN_REFUSALS = {
 }
 
 
-@app.tag("process-return", side_effects=True)
+@app.tag("process-return", side_effects=True, answers=("return_id", "refund_amount"))
 def process_return(request):
     order_id = order_id_of(request)
     item = as_text(request.param("item_id"))

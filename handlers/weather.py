@@ -15,7 +15,7 @@ weather = backend("weather", spoken_name="the weather service")
 WEATHER_CACHE_S = 600
 
 
-@app.tag("get-weather")
+@app.tag("get-weather", answers=("weather_city", "temperature_c", "weather_condition"))
 def get_weather(request):
     city = as_text(request.param("city"))
     if city is None:

@@ -108,6 +108,23 @@ def test_side_effects_happen_once_per_turn_and_tag(webhook):
     assert len(calls) == 3
 
 
+def test_a_tag_that_fails_removes_what_it_answers_when_it_succeeds(webhook):
+    @webhook.tag("lookup", answers=("status", "eta"))
+    def lookup(request):
+        if request.param("order") == "crash":
+            raise RuntimeError("bug")
+        if request.param("order") == "missing":
+            return Response("Not found.").set(eta="unknown").with_outcome("not-found")
+        return Response("Shipped.").set(status="shipped", eta="soon")
+
+    def params(order):
+        return webhook.resolve(cx_request("lookup", {"order": order}))["sessionInfo"]["parameters"]
+
+    assert params("fine") == {"status": "shipped", "eta": "soon", "webhook_outcome": "ok"}
+    assert params("missing") == {"status": None, "eta": "unknown", "webhook_outcome": "not-found"}
+    assert params("crash") == {"status": None, "eta": None, "webhook_outcome": "error"}
+
+
 def test_a_failed_turn_is_answered_from_memory_too(webhook):
     # After a timeout or a reset the backend may have acted: only the turn's answer repeats.
     attempts = []

@@ -103,6 +103,11 @@ def assert_asked_again(answer, parameter, sentence):
     assert session_params(answer) == {parameter: None, "webhook_outcome": "invalid-input"}
 
 
+def cleared(tag):
+    """What a tag's non-ok answer removes: the parameters it would have answered with."""
+    return dict.fromkeys(app._handlers[tag].answers)
+
+
 def sent_json(call):
     return json.loads(call.request.body)
 
@@ -273,6 +278,7 @@ def test_a_failing_backend_is_explained_in_our_words(backends, tag, failure):
 
     assert texts_of(answer) == [sentence.format(system=system)]
     assert outcome_of(answer) == outcome
+    assert session_params(answer).items() >= cleared(tag).items()  # no earlier answer survives
     assert len(backends.calls) == (get_attempts if method == "GET" else post_attempts)
 
 
@@ -516,7 +522,7 @@ def test_missing_or_unusable_input_is_asked_for_without_calling_a_backend(backen
     answer = resolve(tag, params)
 
     assert texts_of(answer) == [sentence]
-    assert session_params(answer) == {"webhook_outcome": "invalid-input"}
+    assert session_params(answer) == {"webhook_outcome": "invalid-input", **cleared(tag)}
     assert len(backends.calls) == 0
 
 
@@ -1078,7 +1084,8 @@ def test_get_customer_info_with_no_match_says_so(backends):
     answer = resolve("get-customer-info", {"email": "nobody@example.com"})
 
     assert texts_of(answer) == ["I couldn't find an account with that email address."]
-    assert session_params(answer) == {"webhook_outcome": "not-found"}
+    # The last caller's identity goes too: it must not reach the next page or a human agent.
+    assert session_params(answer) == {"webhook_outcome": "not-found", **cleared("get-customer-info")}
 
 
 def test_get_customer_info_with_several_matches_names_no_one(backends):
@@ -1093,7 +1100,12 @@ def test_get_customer_info_with_several_matches_names_no_one(backends):
     assert texts_of(answer) == [
         "I found more than one account with that email address, so I need one more detail to be sure it's you."
     ]
-    assert session_params(answer) == {"customer_match_count": 2, "webhook_outcome": "ambiguous"}
+    assert session_params(answer) == {
+        "customer_match_count": 2,
+        "webhook_outcome": "ambiguous",
+        "customer_name": None,
+        "customer_id": None,
+    }
 
 
 @pytest.mark.parametrize(
