@@ -113,6 +113,11 @@ class FormParameter:
     def filled(self):
         return self.state == "FILLED"
 
+    @property
+    def empty(self):
+        """Nothing collected yet: the caller has not been asked, or has not answered."""
+        return self.state == "EMPTY"
+
     def __repr__(self):
         return f"FormParameter({self.display_name!r}, state={self.state!r}, value={self.value!r})"
 
@@ -296,6 +301,15 @@ class WebhookRequest:
     def form_param(self, name):
         """The form parameter of that display name (case-insensitive), or ``None``."""
         return _lookup(self.form, name, name.lower())
+
+    def unanswered(self, name):
+        """Whether the form parameter ``name`` is still EMPTY, with no value.
+
+        A validation webhook called before the caller has answered has nothing to judge, and
+        must not tell the caller that what they said "doesn't look right".
+        """
+        form = self.form_param(name)
+        return form is not None and form.empty and not form.has_value
 
     # -- the rest ----------------------------------------------------------------------------
 

@@ -134,11 +134,14 @@ class Response:
             self._params.setdefault(name, None)
         return self
 
-    def invalidate(self, display_name, *, required=True):
+    def invalidate(self, display_name, *, required=None):
         """Mark a form parameter INVALID and clear its value, so the agent prompts again.
 
         Pair it with ``say()`` to tell the caller what was wrong. The agent's
         ``sys.invalid-parameter`` handler (or the parameter's initial prompt) runs next.
+        ``display_name`` matches the request's form in any case, and the parameter keeps the
+        form's own spelling and ``required`` (an optional one stays optional) unless
+        ``required`` is given; a parameter the request does not name is sent as required.
         """
         self._invalid[display_name] = required
         self._params[display_name] = None
@@ -195,14 +198,7 @@ class Response:
         params[OUTCOME_PARAM] = self.outcome
         out["sessionInfo"] = {"parameters": params}
         if self._invalid:
-            out["pageInfo"] = {
-                "formInfo": {
-                    "parameterInfo": [
-                        {"displayName": name, "required": required, "state": "INVALID"}
-                        for name, required in self._invalid.items()
-                    ]
-                }
-            }
+            out["pageInfo"] = {"formInfo": {"parameterInfo": _invalid_params(self._invalid, request, params)}}
         if self._target:
             kind, name = self._target
             resolved = _resolve_target(kind, name, request)
@@ -213,6 +209,20 @@ class Response:
         if self._payload is not None:
             out["payload"] = self._payload
         return out
+
+
+def _invalid_params(invalid, request, params):
+    """``parameterInfo`` for the invalidated parameters, as the request's form names them."""
+    infos = []
+    for name, required in invalid.items():
+        form = request.form_param(name) if request is not None else None
+        if form is not None and form.display_name and form.display_name != name:
+            params[form.display_name] = params.pop(name, None)  # clear the form's own spelling
+            name = form.display_name
+        if required is None:
+            required = form.required if form is not None else True
+        infos.append({"displayName": name, "required": required, "state": "INVALID"})
+    return infos
 
 
 def _resolve_target(kind, name, request):

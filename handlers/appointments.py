@@ -21,6 +21,8 @@ BOOKING_HORIZON_DAYS = 90
 @app.tag("validate-appointment-date")
 def validate_appointment_date(request):
     """Form validation: the date must be today or later, and within the booking horizon."""
+    if request.unanswered("date"):
+        return Response().with_outcome("no-input")
     date = as_date(request.param("date"))
     today = datetime.date.today()
     if date is None:

@@ -17,8 +17,17 @@ customers = backend("store", spoken_name="our customer system")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
 
 
+def email_param(request):
+    """The parameter the caller's email arrived in: ``customer_email``, or else ``email``."""
+    return (
+        "email"
+        if request.param("customer_email") is None and request.param("email") is not None
+        else "customer_email"
+    )
+
+
 def email_of(request):
-    raw = as_text(request.param("customer_email")) or as_text(request.param("email"))
+    raw = as_text(request.param(email_param(request)))
     if raw is None:
         return None
     # Speech often gives "jane dot doe at example dot com".
@@ -31,14 +40,17 @@ def email_of(request):
 @app.tag("validate-email")
 def validate_email(request):
     """Form validation: re-prompt when the email address does not parse."""
+    name = email_param(request)
+    if request.unanswered(name):
+        return Response().with_outcome("no-input")
     email = email_of(request)
     if email is None:
         return (
             Response("Sorry, I didn't catch a valid email address. Could you say it again, slowly?")
-            .invalidate("customer_email")
+            .invalidate(name)
             .with_outcome("invalid-input")
         )
-    return Response().set(customer_email=email)
+    return Response().set({name: email})
 
 
 @app.tag("get-customer-info", answers=("customer_name", "customer_id", "customer_match_count"))

@@ -33,6 +33,8 @@ def order_id_of(request):
 @app.tag("validate-order-id")
 def validate_order_id(request):
     """Form validation: an order number must look like ORD-1001 before we look it up."""
+    if request.unanswered("order_id"):
+        return Response().with_outcome("no-input")
     order_id = order_id_of(request)
     if order_id is None:
         return (

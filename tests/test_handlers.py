@@ -1313,3 +1313,51 @@ def test_a_date_more_than_half_a_year_away_is_said_with_its_year():
     assert day(datetime.date(2027, 1, 7), today) == "Thursday, January 7"
     assert day(datetime.date(2030, 6, 14), today) == "Friday, June 14, 2030"
     assert day(datetime.date(2025, 10, 10), today) == "Friday, October 10, 2025"
+
+
+# --- form validation: what the form itself says ------------------------------------------------------
+
+
+def empty_form_page(parameter):
+    page = form_page(parameter, None)
+    info = page["formInfo"]["parameterInfo"][0]
+    info["state"], info["justCollected"] = "EMPTY", False
+    return page
+
+
+@pytest.mark.parametrize(
+    ("tag", "parameter"),
+    [
+        ("validate-order-id", "order_id"),
+        ("validate-email", "customer_email"),
+        ("validate-appointment-date", "date"),
+    ],
+)
+def test_a_validator_called_before_the_caller_answered_judges_nothing(backends, tag, parameter):
+    answer = resolve(tag, pageInfo=empty_form_page(parameter))
+
+    assert texts_of(answer) == []  # not "that doesn't look like one of our order numbers"
+    assert "pageInfo" not in answer
+    assert session_params(answer) == {"webhook_outcome": "no-input"}
+
+
+def test_validate_email_invalidates_the_parameter_the_email_came_in(backends):
+    answer = resolve("validate-email", pageInfo=form_page("email", "not an address"))
+
+    assert_asked_again(
+        answer, "email", "Sorry, I didn't catch a valid email address. Could you say it again, slowly?"
+    )
+    good = resolve("validate-email", pageInfo=form_page("email", "Ada at example dot com"))
+    assert session_params(good) == {"email": "ada@example.com", "webhook_outcome": "ok"}
+
+
+def test_an_invalidated_parameter_keeps_the_forms_spelling_and_optionality(backends):
+    page = form_page("Order_ID", "my order")
+    page["formInfo"]["parameterInfo"][0]["required"] = False
+
+    answer = resolve("validate-order-id", pageInfo=page)
+
+    assert answer["pageInfo"]["formInfo"]["parameterInfo"] == [
+        {"displayName": "Order_ID", "required": False, "state": "INVALID"}
+    ]
+    assert session_params(answer) == {"Order_ID": None, "webhook_outcome": "invalid-input"}
