@@ -15,18 +15,27 @@ they cannot read, so a handler can ask again instead of failing.
 import datetime
 import re
 
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
 _TIME_RE = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?\s*([ap]\.?m\.?)?\s*$", re.IGNORECASE)
 
 
 def as_text(value):
-    """A scalar as a stripped string (``1001.0`` → ``"1001"``); ``None`` for structures."""
+    """A scalar as one line of text (``1001.0`` → ``"1001"``); ``None`` for structures.
+
+    Runs of whitespace, line breaks and control characters become one space, and zero-width
+    characters go: what speech-to-text or a chat widget adds ("Paris\\n\\n", "ada@example.com"
+    with a zero-width space, "Dental  Cleaning") must neither be read back nor break a lookup.
+    """
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, (int, float, str)):
-        text = str(value).strip()
-        return text or None
+        text = str(value)
+        if not text.isprintable():  # rare: a line break, a control or a zero-width character
+            text = _CONTROLS.sub(" ", _ZERO_WIDTH.sub("", text))
+        return " ".join(text.split()) or None
     return None
 
 

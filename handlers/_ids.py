@@ -2,7 +2,10 @@
 
 import re
 
-SKU = re.compile(r"^SKU[-\s_]*(\d{3,6})$", re.IGNORECASE)
+# What speech-to-text and typing put between a prefix and its digits: "ORD 1001", "ORD - 1001",
+# "ord_1001", "SKU – 100".
+SEPARATORS = re.compile(r"[\s_\-\u2013\u2014]+")
+SKU = re.compile(r"^SKU-?(\d{3,6})$", re.IGNORECASE)
 
 
 def canonical(prefix, digits):
@@ -21,5 +24,5 @@ def canonical(prefix, digits):
 
 def sku_of(text):
     """The product code in ``text`` in canonical form (``sku 100`` → ``SKU-100``), or None."""
-    match = SKU.match(text.strip()) if text else None
+    match = SKU.match(SEPARATORS.sub("-", text.strip())) if text else None
     return canonical("SKU", match[1]) if match else None

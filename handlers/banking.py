@@ -11,7 +11,7 @@ from fulfillment import richcontent as rc
 from fulfillment.backend import backend, expect, field
 from fulfillment.values import as_date, as_text
 from handlers import app
-from handlers._ids import canonical
+from handlers._ids import SEPARATORS, canonical
 from handlers._words import day, money
 
 accounts = backend("bank", spoken_name="our banking system")
@@ -23,7 +23,8 @@ RECENT = 5
 
 def account_id_of(request):
     raw = as_text(request.param("account_id")) or as_text(request.param("account_number"))
-    match = ACCOUNT_ID.match(raw.replace(" ", "")) if raw else None
+    # Eight digits may come grouped: "ACC 1234 5678", "ACC-1234-5678".
+    match = ACCOUNT_ID.match(SEPARATORS.sub("", raw)) if raw else None
     return canonical("ACC", match[1]) if match else None
 
 

@@ -9,15 +9,12 @@ from fulfillment import NotFound, Rejected, Response
 from fulfillment.backend import backend, field, turn_key
 from fulfillment.values import as_date, as_text
 from handlers import app
-from handlers._ids import canonical, sku_of
+from handlers._ids import SEPARATORS, canonical, sku_of
 from handlers._words import money, on_day
 
 orders = backend("store", spoken_name="our order system")
 
 ORDER_ID = re.compile(r"^ORD-?(\d{3,10})$", re.IGNORECASE)
-# What speech-to-text and typing put between ORD and the digits: "ORD 1001", "ORD - 1001",
-# "ord_1001", "ORD – 1001". Any run of them is one hyphen.
-_SEPARATORS = re.compile(r"[\s_\-\u2013\u2014]+")
 ASK_ORDER_ID = "What's your order number? It starts with ORD, like ORD-1001."
 
 
@@ -26,7 +23,7 @@ def order_id_of(request):
     raw = as_text(request.param("order_id"))
     if raw is None:
         return None
-    match = ORDER_ID.match(_SEPARATORS.sub("-", raw.strip()))
+    match = ORDER_ID.match(SEPARATORS.sub("-", raw.strip()))  # any run of them is one hyphen
     return canonical("ORD", match[1]) if match else None
 
 

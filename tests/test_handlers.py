@@ -542,6 +542,7 @@ def test_missing_or_unusable_input_is_asked_for_without_calling_a_backend(backen
         ("  Ord-0042 ", "ORD-0042"),
         ("ORD-1234567890", "ORD-1234567890"),
         ("ORD-\u0661\u0660\u0660\u0662", "ORD-1002"),  # Arabic-Indic digits: the store knows 0-9
+        ("ORD-1002\u200b", "ORD-1002"),  # a zero-width space from a chat widget
     ],
 )
 def test_validate_order_id_keeps_a_well_formed_number_in_canonical_form(backends, heard, order_id):
@@ -1361,3 +1362,18 @@ def test_an_invalidated_parameter_keeps_the_forms_spelling_and_optionality(backe
         {"displayName": "Order_ID", "required": False, "state": "INVALID"}
     ]
     assert session_params(answer) == {"Order_ID": None, "webhook_outcome": "invalid-input"}
+
+
+@pytest.mark.parametrize("heard", ["ACC-1234-5678", "ACC \u2013 12345678", "acc 1234 5678", "ACC_12345678"])
+def test_an_account_number_is_read_however_its_digits_are_grouped(backends, heard):
+    backends.get(f"{BANK}/accounts/ACC-12345678", json=ACCOUNT)
+
+    assert outcome_of(resolve("account-balance", {"account_id": heard})) == "ok"
+
+
+@pytest.mark.parametrize("heard", ["SKU \u2013 100", "sku_100", "SKU100", " sku - 100 "])
+def test_a_product_code_is_read_however_it_was_typed_or_heard(backends, heard):
+    backends.get(f"{STORE}/inventory", json=STOCK)
+
+    assert outcome_of(resolve("check-inventory", {"product_id": heard})) == "ok"
+    assert backends.calls[0].request.url.endswith("product_id=SKU-100")
