@@ -19,8 +19,8 @@ _WITHOUT_YEAR_DAYS = 182
 def money(amount, currency="USD"):
     """``money(1250.5)`` → ``"$1,250.50"``; ``money(-3, "EUR")`` → ``"minus €3.00"``."""
     symbol = _SYMBOLS.get((currency or "").upper())
-    sign = "minus " if amount < 0 else ""
     figure = f"{abs(amount):,.2f}"
+    sign = "minus " if amount < 0 and figure != "0.00" else ""  # never "minus $0.00"
     return f"{sign}{symbol}{figure}" if symbol else f"{sign}{figure} {currency}"
 
 

@@ -65,8 +65,12 @@ def recent_transactions(request):
     for item in transactions:
         item = expect(item, dict)
         when = as_date(field(item, "date", str))
-        amount = money(field(item, "amount", (int, float)), field(item, "currency", str))
-        lines.append(f"{day(when) if when else 'recently'}, {amount} at {field(item, 'description', str)}")
+        value = field(item, "amount", (int, float))
+        amount = money(value, field(item, "currency", str))
+        what = field(item, "description", str)
+        # Money out is spent at somewhere; money in ("Salary: …", "Transfer from savings") is not.
+        moved = f"{amount} at {what}" if amount.startswith("minus") else f"plus {amount}, {what}"
+        lines.append(f"{day(when) if when else 'recently'}, {moved}")
     count = len(lines)
     heading = "Here is your last transaction" if count == 1 else f"Here are your last {count} transactions"
     return (

@@ -75,7 +75,7 @@ def get_customer_info(request):
         )
     name = field(matches[0], "name", str)
     words = name.split()
-    thanks = f"Thanks, {words[0]}." if words else "Thanks."
+    thanks = f"Thanks, {words[0].rstrip('.')}." if words else "Thanks."  # "Dr." is not "Dr.."
     return Response(f"{thanks} I found your account.").set(
         customer_name=name,
         customer_id=field(matches[0], "id", (str, int)),

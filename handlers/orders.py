@@ -3,6 +3,7 @@
 Backend ``store`` (``BACKEND_STORE_URL``): ``GET /orders/{id}``, ``POST /orders/{id}/returns``.
 """
 
+import datetime
 import re
 
 from fulfillment import NotFound, Rejected, Response
@@ -61,7 +62,10 @@ def lookup_order(request):
 
     if status == "shipped":
         sentence = f"Your order {order_id} has shipped"
-        sentence += f" and should arrive {on_day(eta)}." if eta else "."
+        if eta and eta < datetime.date.today():
+            sentence += f" and was due to arrive {on_day(eta)}."  # late: not "should arrive" in the past
+        else:
+            sentence += f" and should arrive {on_day(eta)}." if eta else "."
         if tracking:
             sentence += f" The tracking number is {tracking}."
     elif status == "delivered":
@@ -88,7 +92,7 @@ RETURN_REFUSALS = {
     "not-delivered": "That order hasn't been delivered yet, so it can't be returned. "
     "Once it arrives, I can help you return it.",
     "item-not-in-order": "I couldn't find that item in order {order_id}. Could you check the item number?",
-    "already-returned": "There's already a return open for that item.",
+    "already-returned": "There's already a return for that item.",
     "order-cancelled": "Order {order_id} was cancelled, so there's nothing to return.",
 }
 

@@ -31,6 +31,7 @@ def get_weather(request):
     now = field(report, "current", dict)
     temperature = round(field(now, "temp_c", (int, float)))
     condition = field(field(now, "condition", dict), "text", str).lower()
-    return Response(f"Right now in {place} it's {temperature} degrees Celsius and {condition}.").set(
+    degrees = "degree" if abs(temperature) == 1 else "degrees"
+    return Response(f"Right now in {place} it's {temperature} {degrees} Celsius and {condition}.").set(
         weather_city=place, temperature_c=temperature, weather_condition=condition
     )

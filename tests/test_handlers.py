@@ -789,7 +789,7 @@ RETURN_REFUSALS = {
     "not-delivered": "That order hasn't been delivered yet, so it can't be returned. "
     "Once it arrives, I can help you return it.",
     "item-not-in-order": "I couldn't find that item in order ORD-1001. Could you check the item number?",
-    "already-returned": "There's already a return open for that item.",
+    "already-returned": "There's already a return for that item.",
 }
 
 
@@ -1030,7 +1030,7 @@ def test_recent_transactions_reads_the_last_ones_newest_first(backends):
 
     lines = [
         "today, minus $4.50 at Coffee Corner",
-        "yesterday, $3,200.00 at Salary",
+        "yesterday, plus $3,200.00, Salary",
         f"{LATER_SPOKEN}, minus €30.00 at Train ticket",
         "recently, minus $12.99 at Bookshop",
     ]
@@ -1377,3 +1377,38 @@ def test_a_product_code_is_read_however_it_was_typed_or_heard(backends, heard):
 
     assert outcome_of(resolve("check-inventory", {"product_id": heard})) == "ok"
     assert backends.calls[0].request.url.endswith("product_id=SKU-100")
+
+
+def test_money_never_says_minus_nothing():
+    from handlers._words import money
+
+    assert money(-0.004) == "$0.00" and money(-3, "EUR") == "minus €3.00" and money(7, "NOK") == "7.00 NOK"
+
+
+def test_one_degree_is_singular(backends):
+    backends.get(
+        f"{WEATHER}/weather/current", json={**REPORT, "current": {**REPORT["current"], "temp_c": -1.2}}
+    )
+
+    assert texts_of(resolve("get-weather", {"city": "Oslo"})) == [
+        "Right now in Paris it's -1 degree Celsius and partly cloudy."
+    ]
+
+
+def test_a_title_is_not_followed_by_a_second_full_stop(backends):
+    backends.get(f"{STORE}/customers", json=[{"id": "CUS-1", "name": "Dr. Grace Hopper"}])
+
+    assert texts_of(resolve("get-customer-info", {"customer_email": "grace@example.com"})) == [
+        "Thanks, Dr. I found your account."
+    ]
+
+
+def test_a_late_order_is_not_said_to_arrive_in_the_past(backends):
+    backends.get(
+        f"{STORE}/orders/ORD-1002", json={**ORDER, "status": "shipped", "estimated_delivery": "2020-03-05"}
+    )
+
+    (sentence,) = texts_of(resolve("lookup-order", {"order_id": "ORD-1002"}))
+    assert sentence.startswith(
+        "Your order ORD-1002 has shipped and was due to arrive on Thursday, March 5, 2020."
+    )

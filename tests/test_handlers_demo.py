@@ -22,7 +22,7 @@ from tests.conftest import EXAMPLES, assert_valid_response, cx_request, outcome_
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.json"))
 
-ALREADY_RETURNED = "There's already a return open for that item."
+ALREADY_RETURNED = "There's already a return for that item."
 HANDOFF_SENTENCE = "Let me connect you with a member of our team. One moment, please."
 
 
@@ -116,7 +116,7 @@ def example_expectations():
         [
             "today, minus $4.50 at Coffee Corner",
             "yesterday, minus $82.34 at Grocery Mart",
-            f"{spoken(in_days(-2))}, $3,200.00 at Salary: Analytical Engines Ltd",
+            f"{spoken(in_days(-2))}, plus $3,200.00, Salary: Analytical Engines Ltd",
             f"{spoken(in_days(-3))}, minus $120.00 at Electric company",
             f"{spoken(in_days(-5))}, minus $35.99 at Online bookstore",
         ]
@@ -360,7 +360,7 @@ def test_a_euro_account_is_told_in_euros(client):
         "Here are your last 3 transactions: "
         f"{spoken(in_days(-4))}, minus €30.00 at Train ticket; "
         f"{spoken(in_days(-15))}, minus €350.00 at Rent share; "
-        f"{spoken(in_days(-20))}, €500.00 at Transfer from savings."
+        f"{spoken(in_days(-20))}, plus €500.00, Transfer from savings."
     ]
 
 
