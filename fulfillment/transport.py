@@ -370,9 +370,12 @@ class PooledAdapter(HTTPAdapter):
 
         connection = self._checkout(origin)
         # A kept-alive connection the server closed just as we reused it: the request never
-        # reached the application. Safe to send again on a new connection, once, and only for
-        # reads; a write goes to the client's own, idempotency-aware retry rules.
-        may_send_again = connection is not None and request.method in ("GET", "HEAD")
+        # reached the application. Safe to send again on a new connection, once, for a read,
+        # and for a write that carries an Idempotency-Key (the backend acts on it once however
+        # often it arrives); any other write goes to the client's own retry rules.
+        may_send_again = connection is not None and (
+            request.method in ("GET", "HEAD") or "Idempotency-Key" in request.headers
+        )
         if connection is None:
             connection = self._connect(origin, connect_timeout, verify, cert)
         while True:

@@ -157,6 +157,25 @@ def test_a_read_on_a_connection_closed_under_it_is_sent_again(closing_server, se
     assert closing_server.accepted == 2
 
 
+@pytest.mark.parametrize(("headers", "sent_again"), [({"Idempotency-Key": "k-1"}, True), ({}, False)])
+def test_a_write_closed_under_it_is_sent_again_only_with_an_idempotency_key(
+    closing_server, session, monkeypatch, headers, sent_again
+):
+    import requests
+
+    import fulfillment.transport
+
+    monkeypatch.setattr(fulfillment.transport, "_dropped", lambda connection: False)  # the race
+    assert session.post(closing_server.url + "/a", json={}, headers=headers, timeout=2).json() == {}
+    time.sleep(0.05)  # the server has closed the kept-alive connection by now
+    if sent_again:
+        assert session.post(closing_server.url + "/a", json={}, headers=headers, timeout=2).json() == {}
+    else:
+        with pytest.raises(requests.exceptions.ConnectionError):
+            session.post(closing_server.url + "/a", json={}, timeout=2)
+    assert closing_server.accepted == (2 if sent_again else 1)
+
+
 class _ChattyServer(_LoopbackServer):
     """Answers each request with its own number, then, on the first connection, writes a
     whole second answer nobody asked for: a backend or proxy gone out of step."""
