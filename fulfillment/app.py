@@ -48,7 +48,7 @@ import time
 
 from fulfillment import logs
 from fulfillment._validate import SchemaViolation, parse_body
-from fulfillment.backend import backend_calls, forget_cached_answers
+from fulfillment.backend import backend_calls, forget_cached_answers, wrote_this_call
 from fulfillment.config import Settings, csv
 from fulfillment.deadline import Deadline
 from fulfillment.errors import (
@@ -240,6 +240,10 @@ class WebhookApp:
                         f"handler for {request.tag!r} returned {type(reply).__name__}, not Response"
                     )
             except BackendError as err:
+                if handler.side_effects and not err.may_have_acted and wrote_this_call():
+                    # The write went through; what failed is reading its confirmation. The
+                    # caller must not hear "try again": that would be a second booking.
+                    err.may_have_acted = True
                 log.warning(
                     "backend error in %r: %s (%s)",
                     request.tag,

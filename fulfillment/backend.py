@@ -76,7 +76,7 @@ _READ_CHUNK = 64 * 1024
 _EXACT_INT = 2**53
 # The longest text a backend field may hold (a name, a description): a caller listens to it.
 MAX_TEXT_CHARS = 1000
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_UNSPEAKABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b\u2028-\u202e\u2060\u2066-\u2069\ufeff]")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 _ERROR_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -122,6 +122,14 @@ def _record(**entry):
     calls = _calls.get()
     if calls is not None:
         calls.records.append(entry)  # list.append is atomic: safe if the handler fans out to threads
+
+
+def wrote_this_call():
+    """Whether a write (any method but GET) succeeded inside the current ``backend_calls()``."""
+    calls = _calls.get()
+    return calls is not None and any(
+        record["method"] != "GET" and record["outcome"] == "ok" for record in calls.records
+    )
 
 
 def forget_cached_answers():
@@ -678,8 +686,8 @@ def expect(value, kind, what="the answer"):
         matches = expect(customers.get_json("/customers", params={"email": email}), list)
 
     JSON-minded: ``bool`` is not an ``int``, and an ``int`` is a ``float``; an infinity, or an
-    integer beyond ±2**53, is no number at all. A ``str`` holds no control character but tab
-    and line breaks, and at most ``MAX_TEXT_CHARS`` characters.
+    number beyond ±2**53, is no number at all. A ``str`` holds no control character (line
+    breaks included) or direction override, and at most ``MAX_TEXT_CHARS`` characters.
     """
     if _is_kind(value, kind):
         return value
@@ -699,12 +707,12 @@ def field(data, name, kind, *, required=True):
         status = field(order, "status", str)
         tracking = field(order, "tracking_number", str, required=False)  # None if absent
 
-    Absent, ``null`` or ``""`` is an error unless ``required=False`` (then ``None``); a value of
+    Absent, ``null`` or blank text is an error unless ``required=False`` (then ``None``); a value of
     the wrong type is always an error, and so is text a caller should not hear (see ``expect``).
     """
     expect(data, dict, what=f"the object holding {name!r}")
     value = data.get(name)
-    if value is None or value == "":  # an empty string says nothing a caller could hear
+    if value is None or (value.__class__ is str and not value.strip()):  # "" or " " says nothing
         if not required:
             return None
         raise BadBackendData(f"the answer has no {name!r}", system=_answered_by.get() or "our system")
@@ -716,12 +724,14 @@ def _is_kind(value, kind):
     if isinstance(value, bool):
         return bool in kinds
     if isinstance(value, float):
-        # 1e999 is valid JSON and reads as infinity: no amount, count or temperature.
-        return float in kinds and math.isfinite(value)
+        # 1e999 is valid JSON and reads as infinity, 1e300 as 300 digits read out: no amount,
+        # count or temperature is that large.
+        return float in kinds and math.isfinite(value) and -_EXACT_INT <= value <= _EXACT_INT
     if isinstance(value, str):
         # Text is read out and stored in session parameters: control characters (NUL, escape
-        # sequences) and pages of text are a broken backend, not something to say.
-        return str in kinds and len(value) <= MAX_TEXT_CHARS and not _CONTROL_CHARS.search(value)
+        # sequences, line breaks), direction overrides that reorder what is shown, and pages
+        # of text are a broken backend, not something to say.
+        return str in kinds and len(value) <= MAX_TEXT_CHARS and not _UNSPEAKABLE.search(value)
     if isinstance(value, int):
         # Beyond 2**53 most JSON readers (Dialogflow's among them) lose the digits, and the
         # proto's double cannot hold 400 nines at all (I-JSON, RFC 7493).

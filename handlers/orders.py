@@ -6,7 +6,7 @@ Backend ``store`` (``BACKEND_STORE_URL``): ``GET /orders/{id}``, ``POST /orders/
 import datetime
 import re
 
-from fulfillment import NotFound, Rejected, Response
+from fulfillment import BadBackendData, NotFound, Rejected, Response
 from fulfillment.backend import backend, field, turn_key
 from fulfillment.values import as_date, as_text
 from handlers import app
@@ -122,6 +122,8 @@ def process_return(request):
 
     return_id = field(created, "return_id", str)
     refund = field(created, "refund_amount", (int, float))
+    if refund < 0:
+        raise BadBackendData("refund_amount is negative", system=orders.spoken_name)
     currency = field(created, "currency", str, required=False) or "USD"
     return Response(
         f"Your return is started. Your return number is {return_id}, and you'll get "

@@ -389,6 +389,7 @@ WRONG_SHAPES = {
         {"return_id": "RET-7", "refund_amount": 1.0, "currency": ["USD"]},
         {"return_id": "", "refund_amount": 89.99},
         {"return_id": "RET-7", "refund_amount": 10**400},
+        {"return_id": "RET-7", "refund_amount": -5.0},  # not "you'll get minus $5.00 back"
         [RETURN],
     ],
     "check-inventory": [
@@ -444,7 +445,9 @@ def test_an_answer_of_the_wrong_shape_is_unreadable_not_a_crash(backends, tag, w
 
     answer = resolve(tag, params)
 
-    assert texts_of(answer) == [UNREADABLE.format(system=system)]
+    # After a write went through (201), an unreadable confirmation is no reason to try again.
+    said = UNCONFIRMED if tag in SIDE_EFFECT_TAGS else UNREADABLE
+    assert texts_of(answer) == [said.format(system=system)]
     assert outcome_of(answer) == "bad-backend-data"
     assert len(backends.calls) == 1
 
@@ -1111,7 +1114,7 @@ def test_get_customer_info_with_several_matches_names_no_one(backends):
 
 @pytest.mark.parametrize(
     ("name", "sentence"),
-    [("Cher", "Thanks, Cher. I found your account."), ("  ", "Thanks. I found your account.")],
+    [("Cher", "Thanks, Cher. I found your account."), ("Dr. Who", "Thanks, Dr. I found your account.")],
 )
 def test_get_customer_info_greets_whatever_name_there_is(backends, name, sentence):
     backends.get(f"{STORE}/customers", json=[{"id": 1001, "name": name}])
