@@ -208,10 +208,10 @@ class WebhookApp:
             if handler is not None and handler.side_effects and request.detect_intent_response_id:
                 from fulfillment.replay import StillRunning
 
-                key = (request.detect_intent_response_id, request.tag)
+                key = (request.detect_intent_response_id, request.tag, _digest(body))
                 try:
                     (answer, outcome), replayed = self._replay_cache().run(
-                        key, _digest(body), lambda: self._answer(request, handler)
+                        key, lambda: self._answer(request, handler)
                     )
                 except StillRunning:
                     # Acting beside the first call could act twice: say so, and act not.

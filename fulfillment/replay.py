@@ -2,10 +2,10 @@
 
 Dialogflow may call a webhook again for the same turn (its retry behaviour is undocumented),
 and a caller's "yes, book it" must not book twice. For tags registered with
-``side_effects=True`` the router keys each call on ``detectIntentResponseId`` + tag: a repeat
-with the same request within ``ttl`` seconds gets the stored answer, whatever it was, and a
-repeat that arrives while the first is still running waits for it instead of calling the
-backend in parallel.
+``side_effects=True`` the router keys each call on ``detectIntentResponseId``, the tag and the
+request itself (two different requests under one turn id are two calls): a repeat within
+``ttl`` seconds gets the stored answer, whatever it was, and a repeat that arrives while the
+first is still running waits for it instead of calling the backend in parallel.
 
 Every answer is stored, failures included: after a timeout or a reset the backend may well
 have acted, and only the backend could say. Repeating the turn's answer is what the turn
@@ -14,10 +14,13 @@ derived from the same pair, so the guarantee holds across instances, where this 
 memory cannot help.
 
     >>> replay = ReplayCache(ttl=600)
-    >>> replay.run(("turn-1", "book"), b"digest", lambda: b"booked")
+    >>> replay.run(("turn-1", "book", b"digest"), lambda: b"booked")
     (b'booked', False)
-    >>> replay.run(("turn-1", "book"), b"digest", lambda: b"booked again")
+    >>> replay.run(("turn-1", "book", b"digest"), lambda: b"booked again")
     (b'booked', True)
+
+Memory is bounded (``maxsize`` turns, the most recent kept): on one instance, more side
+effects than that within ``ttl`` lose the oldest; the backend's Idempotency-Key still holds.
 """
 
 import threading
@@ -37,14 +40,14 @@ class ReplayCache:
         self._running = {}
         self._lock = threading.Lock()
 
-    def run(self, key, digest, compute):
-        """``(result, replayed)``: the stored result for ``key`` if its digest matches, else
-        ``compute()``'s, stored. Raises ``StillRunning`` rather than run ``compute`` beside a
-        first call that has not finished within the current deadline."""
+    def run(self, key, compute):
+        """``(result, replayed)``: the stored result for ``key``, else ``compute()``'s, stored.
+        Raises ``StillRunning`` rather than run ``compute`` beside a first call that has not
+        finished within the current deadline."""
         with self._lock:
             done = self._done.get(key)
-            if done is not None and done[0] == digest:
-                return done[1], True
+            if done is not None:
+                return done, True
             running = self._running.get(key)
             owner = running is None
             if owner:
@@ -57,14 +60,14 @@ class ReplayCache:
             running.release()
             with self._lock:
                 done = self._done.get(key)
-            if done is not None and done[0] == digest:
-                return done[1], True
-            # The first call raised (a bug), or this turn came with another request: run it.
+            if done is not None:
+                return done, True
+            # The first call raised (a bug): nothing was stored, so run it.
             return compute(), False
         try:
             result = compute()
             with self._lock:
-                self._done[key] = (digest, result)
+                self._done[key] = result
             return result, False
         finally:
             with self._lock:

@@ -81,7 +81,7 @@ def book_appointment(request):
                     "phone": as_text(request.param("customer_phone")) or request.caller_id,
                 },
             },
-            idempotency_key=turn_key(request),
+            idempotency_key=turn_key(request, service, date, time),  # one key per booking asked for
         )
     except Rejected as refusal:
         code = refusal.code

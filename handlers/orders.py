@@ -112,7 +112,7 @@ def process_return(request):
         created = orders.post_json(
             f"/orders/{order_id}/returns",
             {"item_id": item_id, "reason": reason},
-            idempotency_key=turn_key(request),
+            idempotency_key=turn_key(request, order_id, item_id),  # one key per return asked for
         )
     except NotFound:
         return Response(f"I couldn't find order {order_id}.").with_outcome("not-found")

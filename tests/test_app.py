@@ -125,6 +125,22 @@ def test_a_tag_that_fails_removes_what_it_answers_when_it_succeeds(webhook):
     assert params("crash") == {"status": None, "eta": None, "webhook_outcome": "error"}
 
 
+def test_two_requests_under_one_turn_id_are_two_calls_each_replayed(webhook):
+    calls = []
+
+    @webhook.tag("book", side_effects=True)
+    def book(request):
+        calls.append(request.param("service"))
+        return Response(f"Booked a {request.param('service')}.")
+
+    first = cx_request("book", {"service": "haircut"}, response_id="turn-5")
+    second = cx_request("book", {"service": "massage"}, response_id="turn-5")
+    answers = [texts_of(webhook.resolve(body)) for body in (first, second, first, second)]
+
+    assert answers == [["Booked a haircut."], ["Booked a massage."]] * 2
+    assert calls == ["haircut", "massage"]
+
+
 def test_a_failed_turn_is_answered_from_memory_too(webhook):
     # After a timeout or a reset the backend may have acted: only the turn's answer repeats.
     attempts = []

@@ -964,6 +964,17 @@ def test_a_turn_sent_again_after_a_failure_is_answered_from_memory_not_sent_agai
     assert turn not in keys[0]
 
 
+def test_two_returns_asked_in_one_turn_carry_two_idempotency_keys(backends):
+    backends.post(RETURNS_URL, status=201, json=RETURN)
+    turn = f"turn-{uuid.uuid4()}"
+
+    resolve("process-return", {"order_id": "ORD-1001", "item_id": "SKU-300"}, turn=turn)
+    resolve("process-return", {"order_id": "ORD-1001", "item_id": "SKU-200"}, turn=turn)
+
+    keys = [call.request.headers["Idempotency-Key"] for call in backends.calls]
+    assert len(keys) == 2 and keys[0] != keys[1]  # one key, one payload: the backend can tell them apart
+
+
 # --- account-balance ------------------------------------------------------------------------------
 
 
