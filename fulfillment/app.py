@@ -46,7 +46,7 @@ import logging
 import threading
 import time
 
-from fulfillment import logs
+from fulfillment import clock, logs
 from fulfillment._validate import SchemaViolation, parse_body
 from fulfillment.backend import backend_calls, forget_cached_answers, wrote_this_call
 from fulfillment.config import Settings, csv
@@ -163,12 +163,13 @@ class WebhookApp:
         logs.configure(self.settings.env)
         auth = self.authenticator
         log.info(
-            "%s %s serving %d tags; %s; webhook budget %.2f s",
+            "%s %s serving %d tags; %s; webhook budget %.2f s; dates in %s",
             self.settings.service,
             self.version,
             len(self._handlers),
             auth.describe(),
             self.settings.budget_s,
+            clock.zone(),  # read now: a zone that cannot be loaded is said at start
         )
         return self
 

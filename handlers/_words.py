@@ -1,6 +1,6 @@
 """How numbers, money and dates sound when the agent says them."""
 
-import datetime
+from fulfillment import clock
 
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
@@ -27,7 +27,7 @@ def money(amount, currency="USD"):
 def day(date, today=None):
     """``"today"``, ``"tomorrow"``, ``"yesterday"``, else ``"Monday, December 1"``, with the
     year when the date is more than half a year away (``"Friday, June 14, 2030"``)."""
-    today = today or datetime.date.today()
+    today = today or clock.today()
     delta = (date - today).days
     if delta == 0:
         return "today"
@@ -51,7 +51,7 @@ def sentence_case(text):
     return text[:1].upper() + text[1:]
 
 
-def clock(time):
+def spoken_time(time):
     """``15:00`` → ``"3 PM"``, ``09:30`` → ``"9:30 AM"``."""
     hour = time.hour % 12 or 12
     suffix = "AM" if time.hour < 12 else "PM"

@@ -4,13 +4,11 @@ Backend ``booking`` (``BACKEND_BOOKING_URL``, Bearer key in ``BACKEND_BOOKING_KE
 ``POST /appointments`` with service, date, time and customer; answers 201 with a confirmation.
 """
 
-import datetime
-
-from fulfillment import Rejected, Response
+from fulfillment import Rejected, Response, clock
 from fulfillment.backend import backend, field, turn_key
 from fulfillment.values import as_date, as_text, as_time
 from handlers import app
-from handlers._words import clock, day, on_day, sentence_case, spoken_list
+from handlers._words import day, on_day, sentence_case, spoken_list, spoken_time
 
 bookings = backend("booking", spoken_name="our booking system")
 
@@ -24,7 +22,7 @@ def validate_appointment_date(request):
     if request.unanswered("date"):
         return Response().with_outcome("no-input")
     date = as_date(request.param("date"))
-    today = datetime.date.today()
+    today = clock.today()
     if date is None:
         problem = "Sorry, I didn't catch the date."
     elif date < today:
@@ -85,7 +83,7 @@ def book_appointment(request):
         )
     except Rejected as refusal:
         code = refusal.code
-        if code == "date-in-past" and date == datetime.date.today():
+        if code == "date-in-past" and date == clock.today():
             code = "time-in-past"  # today is fine; the hour is what has gone
         sentence = BOOKING_REFUSALS.get(code, "I'm sorry, I couldn't book that appointment.")
         return Response(sentence).with_outcome("rejected")
@@ -93,7 +91,7 @@ def book_appointment(request):
     confirmation = field(booking, "confirmation_id", str)
     return (
         Response(
-            f"You're booked for a {service.lower()} {on_day(date)} at {clock(time)}. "
+            f"You're booked for a {service.lower()} {on_day(date)} at {spoken_time(time)}. "
             f"Your confirmation number is {confirmation}."
         )
         .success(booked=service.lower())

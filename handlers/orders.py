@@ -3,10 +3,9 @@
 Backend ``store`` (``BACKEND_STORE_URL``): ``GET /orders/{id}``, ``POST /orders/{id}/returns``.
 """
 
-import datetime
 import re
 
-from fulfillment import BadBackendData, NotFound, Rejected, Response
+from fulfillment import BadBackendData, NotFound, Rejected, Response, clock
 from fulfillment.backend import backend, field, turn_key
 from fulfillment.values import as_date, as_text
 from handlers import app
@@ -62,7 +61,7 @@ def lookup_order(request):
 
     if status == "shipped":
         sentence = f"Your order {order_id} has shipped"
-        if eta and eta < datetime.date.today():
+        if eta and eta < clock.today():
             sentence += f" and was due to arrive {on_day(eta)}."  # late: not "should arrive" in the past
         else:
             sentence += f" and should arrive {on_day(eta)}." if eta else "."

@@ -9,6 +9,7 @@ never reach the caller. ``test_handlers_demo.py`` runs the same tags against the
 
 import datetime
 import json
+import logging
 import os
 import uuid
 
@@ -1426,3 +1427,52 @@ def test_a_late_order_is_not_said_to_arrive_in_the_past(backends):
     assert sentence.startswith(
         "Your order ORD-1002 has shipped and was due to arrive on Thursday, March 5, 2020."
     )
+
+
+# --- the agent's calendar ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def agent_time_zone(monkeypatch):
+    from fulfillment import clock
+
+    def set_zone(name):
+        monkeypatch.setenv("AGENT_TIME_ZONE", name)
+        clock.reset()
+
+    yield set_zone
+    monkeypatch.delenv("AGENT_TIME_ZONE", raising=False)
+    clock.reset()
+
+
+def test_today_is_the_agents_today_not_the_servers(backends, agent_time_zone):
+    from zoneinfo import ZoneInfo
+
+    utc_today = datetime.datetime.now(datetime.UTC).date()
+    # At any hour one of these two is on another date than UTC: UTC-12 before noon, UTC+14 after 10.
+    zone = (
+        "Etc/GMT+12"
+        if datetime.datetime.now(ZoneInfo("Etc/GMT+12")).date() != utc_today
+        else "Pacific/Kiritimati"
+    )
+    their_today = datetime.datetime.now(ZoneInfo(zone)).date()
+    assert their_today != utc_today
+    asked = min(their_today, utc_today)  # today on one calendar, yesterday on the other
+
+    agent_time_zone(zone)
+    with_zone = resolve("validate-appointment-date", pageInfo=form_page("date", asked.isoformat()))
+    agent_time_zone("UTC")
+    in_utc = resolve("validate-appointment-date", pageInfo=form_page("date", asked.isoformat()))
+
+    accepted = {"webhook_outcome": "ok"}
+    assert (session_params(with_zone) == accepted) == (asked == their_today)
+    assert (session_params(in_utc) == accepted) == (asked == utc_today)
+
+
+def test_a_time_zone_that_cannot_be_loaded_is_said_and_dates_stay_utc(agent_time_zone, caplog):
+    from fulfillment import clock
+
+    agent_time_zone("Mars/Olympus_Mons")
+    with caplog.at_level(logging.ERROR, logger="fulfillment"):
+        assert clock.zone() is datetime.UTC
+    assert "AGENT_TIME_ZONE='Mars/Olympus_Mons' cannot be used" in caplog.text
