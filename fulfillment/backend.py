@@ -479,8 +479,10 @@ class Backend:
 
     def _decode(self, raw_body, path, status=200):
         try:
-            data = json.loads(raw_body, parse_constant=_not_json)
-            if b"\\u" in raw_body and _has_lone_surrogate(data):
+            # json.loads(bytes), with a decoder built once, and strict: no NaN, no encoded surrogates.
+            text = raw_body.decode(json.detect_encoding(raw_body))
+            data = _STRICT_JSON.decode(text)
+            if "\\u" in text and _has_lone_surrogate(data):
                 # A lone "\\udc80" parses, but no UTF-8 answer of ours could carry it.
                 raise ValueError("a lone surrogate escape")
             return data
@@ -612,6 +614,9 @@ def _error_code(response, raw_body):
 def _not_json(literal):
     # NaN, Infinity and -Infinity: Python's json reads them, JSON has no such thing.
     raise ValueError(f"{literal} is not JSON")
+
+
+_STRICT_JSON = json.JSONDecoder(parse_constant=_not_json)
 
 
 def _has_lone_surrogate(value):

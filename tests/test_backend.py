@@ -299,8 +299,9 @@ def test_malformed_json_is_bad_backend_data(mocked):
         b'{"balance": -Infinity}',
         b'{"name": "Ada \\udc80"}',  # a lone surrogate escape: UTF-8 cannot carry it
         b'{"\\ud800": 1}',
+        b'{"name": "\xed\xa0\x80"}',  # a surrogate encoded as UTF-8 bytes: not UTF-8
     ],
-    ids=["nan", "infinity", "lone-surrogate", "lone-surrogate-key"],
+    ids=["nan", "infinity", "lone-surrogate", "lone-surrogate-key", "encoded-surrogate"],
 )
 def test_what_only_python_calls_json_is_bad_backend_data(mocked, body):
     mocked.get(f"{STORE}/orders/ORD-1", body=body, content_type="application/json")
