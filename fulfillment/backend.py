@@ -254,13 +254,21 @@ class Backend:
             order = store.get_json("/orders/ORD-1", expect=dict)
             weather.get_json("/weather/current", params={"city": "Oslo"}, cache_ttl=600)
 
-        ``cache_ttl`` (seconds) answers repeats of the same path and params from memory;
-        ``expect`` (a type, as in ``expect()``) checks the top-level shape.
+        ``cache_ttl`` (seconds) answers repeats of the same path and params from memory, and
+        concurrent misses of one key wait for one fetch rather than each making their own
+        (a weather API is billed per call); ``expect`` (a type, as in ``expect()``) checks
+        the top-level shape.
         """
         if not cache_ttl:
             return self._checked(self._call("GET", path, params=params), expect)
         key = (self.name, path, tuple(sorted((str(k), str(v)) for k, v in (params or {}).items())))
-        hit = self.client.cache_get(key)
+        client = self.client
+        hit = client.cache_get(key)
+        if hit is None:
+            fetching = client.cache_fetching(key)
+            if fetching is not None:  # another call is fetching this key: wait for its answer
+                fetching.wait(max(deadline.remaining() - FAIL_FAST_S, 0.0))
+                hit = client.cache_get(key)
         if hit is not None:
             status, body = hit
             _record(
@@ -274,8 +282,14 @@ class Backend:
                 cached=True,
             )
             return self._checked(self._decode(body, path), expect)
-        data, status, body = self._call("GET", path, params=params, keep_body=True)
-        self.client.cache_put(key, cache_ttl, status, body)
+        # A miss: this call fetches (when the one it waited for failed, it tries itself).
+        claimed = client.cache_claim(key)
+        try:
+            data, status, body = self._call("GET", path, params=params, keep_body=True)
+            client.cache_put(key, cache_ttl, status, body)
+        finally:
+            if claimed:
+                client.cache_release(key)
         calls = _calls.get()
         if calls is not None:
             calls.cached.append((self.client, key))

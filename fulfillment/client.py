@@ -212,6 +212,7 @@ class Client:
         self._config_lock = threading.Lock()  # separate: resolving may start the demo store
         self._cache = None
         self._cache_lock = threading.Lock()
+        self._fetching = {}  # cache key -> threading.Event, while one call fetches it
         self._tokens = {}  # audience -> (token, exp)
         self._io_deadline = None
         self._token_lock = threading.Lock()
@@ -362,6 +363,23 @@ class Client:
         cache = self._answer_cache()
         with self._cache_lock:
             cache[key] = (ttl, status, body)
+
+    def cache_fetching(self, key):
+        """The event a fetch of ``key`` in progress sets when it ends, or ``None``."""
+        return self._fetching.get(key)
+
+    def cache_claim(self, key):
+        """Announce a fetch of ``key``; False if another is already announced."""
+        with self._cache_lock:
+            if key in self._fetching:
+                return False
+            self._fetching[key] = threading.Event()
+            return True
+
+    def cache_release(self, key):
+        with self._cache_lock:
+            done = self._fetching.pop(key)
+        done.set()
 
     def cache_forget(self, key):
         cache = self._answer_cache()

@@ -976,6 +976,21 @@ def test_reset_mid_body_is_unavailable_and_a_read_retries_it(real, no_backoff):
     assert real.hits("/reset-always") == 1
 
 
+def test_concurrent_misses_of_one_cached_key_make_one_fetch(real):
+    from concurrent.futures import ThreadPoolExecutor
+
+    real.route("/weather/current", Reply(json={"temp_c": 4}, delay_s=0.3))
+
+    def ask(_):
+        return store().get_json("/weather/current", params={"city": "Oslo"}, cache_ttl=60)
+
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(ask, range(10)))
+
+    assert answers == [{"temp_c": 4}] * 10
+    assert real.hits("/weather/current") == 1  # billed per call: one call
+
+
 def test_a_body_cut_short_of_its_content_length_is_unavailable_and_a_read_retries_it(real, no_backoff):
     # Complete-looking JSON, then the connection ends 500 bytes early: not an answer.
     body = b'{"status": "shipped"}'
