@@ -369,10 +369,10 @@ class PooledAdapter(HTTPAdapter):
         connect_timeout, read_timeout = _timeouts(timeout)
 
         connection = self._checkout(origin)
-        # A kept-alive connection the server closed just as we reused it: the request never
-        # reached the application. Safe to send again on a new connection, once, for a read,
-        # and for a write that carries an Idempotency-Key (the backend acts on it once however
-        # often it arrives); any other write goes to the client's own retry rules.
+        # A kept-alive connection that fails as we reuse it was most likely closed by the
+        # server just before (its idle timeout). Safe to send again on a new connection, once,
+        # for a read, and for a write that carries an Idempotency-Key (the backend acts on it
+        # once however often it arrives); any other write goes to the client's own rules.
         may_send_again = connection is not None and (
             request.method in ("GET", "HEAD") or "Idempotency-Key" in request.headers
         )
@@ -387,7 +387,14 @@ class PooledAdapter(HTTPAdapter):
                 if not may_send_again:
                     raise requests.exceptions.ConnectionError(err, request=request) from err
                 may_send_again = False
-                connection = self._connect(origin, connect_timeout, verify, cert)
+                try:
+                    connection = self._connect(origin, connect_timeout, verify, cert)
+                except ConnectFailed as failed:
+                    if request.method in ("GET", "HEAD"):
+                        raise
+                    # The write went out once already and may have been acted on: not a
+                    # connection that "never opened" (which would make it look unsent).
+                    raise requests.exceptions.ConnectionError(err, request=request) from failed
             except BaseException:
                 connection.close()
                 raise

@@ -176,6 +176,29 @@ def test_a_write_closed_under_it_is_sent_again_only_with_an_idempotency_key(
     assert closing_server.accepted == (2 if sent_again else 1)
 
 
+def test_a_write_sent_again_on_a_connection_that_will_not_open_is_not_called_unsent(
+    closing_server, session, monkeypatch
+):
+    import requests
+
+    import fulfillment.transport
+    from fulfillment.transport import ConnectFailed
+
+    monkeypatch.setattr(fulfillment.transport, "_dropped", lambda connection: False)  # the race
+    headers = {"Idempotency-Key": "k-2"}
+    assert session.post(closing_server.url + "/a", json={}, headers=headers, timeout=2).json() == {}
+    time.sleep(0.05)  # the first connection is gone; and now no new one will open:
+
+    def refused(self, *args):
+        raise ConnectFailed("connection refused")
+
+    monkeypatch.setattr(fulfillment.transport.PooledAdapter, "_connect", refused)
+    with pytest.raises(requests.exceptions.ConnectionError) as caught:
+        session.post(closing_server.url + "/a", json={}, headers=headers, timeout=2)
+    # It went out once on the old connection: "never connected" would make it look unsent.
+    assert not isinstance(caught.value, ConnectFailed)
+
+
 class _ChattyServer(_LoopbackServer):
     """Answers each request with its own number, then, on the first connection, writes a
     whole second answer nobody asked for: a backend or proxy gone out of step."""
