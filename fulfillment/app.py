@@ -43,6 +43,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 import threading
 import time
 
@@ -52,6 +53,7 @@ from fulfillment.backend import backend_calls, forget_cached_answers, wrote_this
 from fulfillment.config import Settings, csv
 from fulfillment.deadline import Deadline
 from fulfillment.errors import (
+    UNCONFIRMED,
     BackendError,
     BadRequest,
     MethodNotAllowed,
@@ -70,7 +72,6 @@ summary_log = logging.getLogger("fulfillment.call")
 # Promises nothing the webhook does not do: the flow decides what follows (webhook_outcome).
 UNKNOWN_TAG_TEXT = "I'm sorry, I can't help with that here yet."
 HANDLER_ERROR_TEXT = "I'm sorry, something went wrong on my side. Please try again in a moment."
-STILL_WORKING_TEXT = "I'm still working on that from a moment ago. Please give me a few seconds."
 TOO_LARGE_TEXT = "I'm sorry, I found more than I can say at once. Could you narrow it down?"
 
 
@@ -215,10 +216,11 @@ class WebhookApp:
                         key, lambda: self._answer(request, handler)
                     )
                 except StillRunning:
-                    # Acting beside the first call could act twice: say so, and act not.
-                    reply = Response(STILL_WORKING_TEXT).with_outcome("timeout")
-                    answer, _ = fit(reply.to_dict(request), self.settings.max_response_bytes, "")
-                    outcome, replayed = "timeout", False
+                    # Acting beside the first call could act twice: act not, and say that
+                    # what the first call does is not known yet (never "try again").
+                    reply = Response(UNCONFIRMED.format(system="our system")).with_outcome("timeout")
+                    answer, outcome = self._render(request, handler, reply)
+                    replayed = False
                 summary["replayed"] = replayed
             else:
                 answer, outcome = self._answer(request, handler)
@@ -255,17 +257,22 @@ class WebhookApp:
             except Exception:
                 log.exception("handler for %r failed", request.tag)
                 reply = Response(HANDLER_ERROR_TEXT).with_outcome("error")
-        if reply.outcome != "ok" and handler is not None and handler.answers:
-            reply.forget(*handler.answers)
+        return self._render(request, handler, reply)
+
+    def _render(self, request, handler, reply):
+        """``reply`` as the encoded answer, under the same rules whatever produced it."""
         try:
-            body = reply.to_dict(request)
-        except Exception:
+            return self._encode(request, handler, reply)
+        except Exception:  # a value that is not JSON (a date in .set()), a bad target
             log.exception("response of %r could not be rendered", request.tag)
-            reply = Response(HANDLER_ERROR_TEXT).with_outcome("error")
-            body = reply.to_dict(request)
+            return self._encode(request, handler, Response(HANDLER_ERROR_TEXT).with_outcome("error"))
+
+    def _encode(self, request, handler, reply):
+        if reply.outcome != "ok" and handler is not None and handler.answers:
+            reply.forget(*handler.answers)  # no earlier answer outlives this one
         if reply.outcome in _UNTRUSTED_ANSWERS:
             forget_cached_answers()
-        answer, _cuts = fit(body, self.settings.max_response_bytes, TOO_LARGE_TEXT)
+        answer, _cuts = fit(reply.to_dict(request), self.settings.max_response_bytes, TOO_LARGE_TEXT)
         return answer, reply.outcome
 
     # -- one call, over HTTP -------------------------------------------------------------------
@@ -352,8 +359,12 @@ class WebhookApp:
             raise PayloadTooLarge(f"the body is {length} bytes; the limit is {limit}")
         # Exactly the declared length, straight from the server's input (werkzeug's stream
         # wrapper costs several µs to build).
-        data = environ["wsgi.input"].read(length)
-        _forget_body(environ)
+        try:
+            data = environ["wsgi.input"].read(length)
+        except Exception as err:  # the client gone mid-body (a reset), as the server reports it
+            raise BadRequest(f"the body could not be read ({type(err).__name__})") from None
+        finally:
+            _forget_body(environ)
         if len(data) != length:
             raise BadRequest(f"the body ended after {len(data)} of {length} bytes")
         return data
@@ -413,8 +424,6 @@ def _describe(request, summary, allowed):
 
 def _unquoted(err):
     """``err``'s message with each value it quotes (a JSON string) replaced by ``"…"``."""
-    import re  # only on this rare path
-
     return re.sub(r'"(?:[^"\\]|\\.)*"', '"…"', str(err))
 
 

@@ -271,6 +271,9 @@ class Backend:
                 hit = client.cache_get(key)
         if hit is not None:
             status, body = hit
+            calls = _calls.get()
+            if calls is not None:  # a call that finds this answer bad forgets it for everyone
+                calls.cached.append((client, key))
             _record(
                 backend=self.name,
                 method="GET",
@@ -496,7 +499,7 @@ class Backend:
             # json.loads(bytes), with a decoder built once, and strict: no NaN, no encoded surrogates.
             text = raw_body.decode(json.detect_encoding(raw_body))
             data = _STRICT_JSON.decode(text)
-            if "\\u" in text and _has_lone_surrogate(data):
+            if ("\\ud" in text or "\\uD" in text) and _has_lone_surrogate(data):
                 # A lone "\\udc80" parses, but no UTF-8 answer of ours could carry it.
                 raise ValueError("a lone surrogate escape")
             return data

@@ -370,8 +370,9 @@ def _cut_large_param(body, cuts, excess):
         reverse=True,
     )
     if sizes and sizes[0][0] > 256:
-        # Dropping the update leaves the session's old value in place: nothing is erased.
-        del params[sizes[0][1]]
+        # Removed, not left out: leaving the update out would keep the session's previous
+        # value, which may be an earlier caller's answer (see WebhookApp.tag's answers=).
+        params[sizes[0][1]] = None
         cuts.append(f"session parameter {sizes[0][1]!r}")
         return True
     return False

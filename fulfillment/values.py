@@ -16,7 +16,8 @@ import datetime
 import re
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
+# Not ZWNJ and ZWJ (U+200C, U+200D): Persian and Indic names and emoji need them.
+_ZERO_WIDTH = re.compile(r"[\u200b\u2060\ufeff]")
 _TIME_RE = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?\s*([ap]\.?m\.?)?\s*$", re.IGNORECASE)
 
 

@@ -141,6 +141,19 @@ def test_two_requests_under_one_turn_id_are_two_calls_each_replayed(webhook):
     assert calls == ["haircut", "massage"]
 
 
+def test_a_reply_that_is_not_json_is_the_error_answer_not_a_500(webhook):
+    import datetime
+
+    webhook.tag("when", answers=("when",))(
+        lambda request: Response("Soon.").set(when=datetime.date(2030, 1, 1))
+    )
+
+    answer = webhook.resolve(cx_request("when"))
+
+    assert texts_of(answer) == [HANDLER_ERROR_TEXT]
+    assert answer["sessionInfo"]["parameters"] == {"when": None, "webhook_outcome": "error"}
+
+
 def test_a_failed_turn_is_answered_from_memory_too(webhook):
     # After a timeout or a reset the backend may have acted: only the turn's answer repeats.
     attempts = []
@@ -179,11 +192,11 @@ def test_a_repeat_that_outlasts_its_budget_waiting_does_not_act_beside_the_first
     )
     calls = []
 
-    @webhook.tag("book", side_effects=True)
+    @webhook.tag("book", side_effects=True, answers=("confirmation_id",))
     def book(request):
         calls.append(1)
         time.sleep(0.8)  # longer than the repeat's 0.3 s budget
-        return Response("Booked.")
+        return Response("Booked.").set(confirmation_id="APT-1")
 
     body = cx_request("book", response_id="turn-4")
     first = threading.Thread(target=webhook.resolve, args=(body,))
@@ -194,7 +207,12 @@ def test_a_repeat_that_outlasts_its_budget_waiting_does_not_act_beside_the_first
 
     assert len(calls) == 1
     assert outcome_of(repeat) == "timeout"
-    assert texts_of(repeat) == ["I'm still working on that from a moment ago. Please give me a few seconds."]
+    # Not "give me a few seconds": asking again is a new turn, and could book twice.
+    assert texts_of(repeat) == [
+        "I'm sorry, I couldn't get a confirmation from our system, so I can't tell whether that "
+        "went through. Please check before trying again."
+    ]
+    assert repeat["sessionInfo"]["parameters"]["confirmation_id"] is None  # no earlier booking's
     assert texts_of(webhook.resolve(body)) == ["Booked."]  # and once it is done, its answer
 
 

@@ -546,6 +546,24 @@ def test_cached_read_is_answered_from_memory_until_its_ttl(mocked):
     assert len(mocked.calls) == 3
 
 
+def test_a_call_that_finds_a_cached_answer_bad_forgets_it_for_everyone(mocked):
+    from fulfillment.backend import forget_cached_answers
+
+    weather = backend("store")
+    mocked.get(f"{STORE}/weather/current", json={"temp_c": "warm"})  # cached by the first call
+    mocked.get(f"{STORE}/weather/current", json={"temp_c": 4})
+    ask = lambda: weather.get_json("/weather/current", params={"city": "Oslo"}, cache_ttl=600)  # noqa: E731
+
+    with backend_calls():
+        ask()  # fetched and cached; this call's handler is happy with it
+    with backend_calls():
+        assert ask() == {"temp_c": "warm"}  # from memory, and this call's handler is not
+        forget_cached_answers()
+    with backend_calls():
+        assert ask() == {"temp_c": 4}
+    assert len(mocked.calls) == 2
+
+
 def test_errors_are_not_cached(mocked):
     mocked.get(f"{STORE}/weather/current", status=404)
     mocked.get(f"{STORE}/weather/current", json={"temp_c": 4})
