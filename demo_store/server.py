@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from demo_store.api import ApiError, Call, StoreApi
 from demo_store.db import Database
 from demo_store.sample_data import seed
+from fulfillment import clock as agent_clock
 from fulfillment.logs import redact_path
 
 logger = logging.getLogger("demo_store")
@@ -368,6 +369,8 @@ def shared():
     if store is None or not store.running:
         with _shared_lock:
             if _shared is None or not _shared.running:
-                _shared = start()
+                # The service's own calendar (AGENT_TIME_ZONE): "today" and "already past"
+                # must mean the same to the store as to the handlers that word its answers.
+                _shared = start(clock=agent_clock.now)
             store = _shared
     return store

@@ -10,8 +10,8 @@ first is still running waits for it instead of calling the backend in parallel.
 Every answer is stored, failures included: after a timeout or a reset the backend may well
 have acted, and only the backend could say. Repeating the turn's answer is what the turn
 already said; acting again is what it must not do. Backends also get an ``Idempotency-Key``
-derived from the same pair, so the guarantee holds across instances, where this in-process
-memory cannot help.
+derived from the turn, the tag and what the write is for (``backend.turn_key``), so the
+guarantee holds across instances, where this in-process memory cannot help.
 
     >>> replay = ReplayCache(ttl=600)
     >>> replay.run(("turn-1", "book", b"digest"), lambda: b"booked")
