@@ -315,11 +315,14 @@ for i in ${ENV_NAMES[@]+"${!ENV_NAMES[@]}"}; do
 done
 
 AUTH_MODES=$(get_env AUTH_MODES || true)
+# No spaces, no empty items: "id-token, header" and ",," read as the service reads them.
+AUTH_MODES=$(tr -d ' ' <<<"$AUTH_MODES" | tr -s ',')
+AUTH_MODES=${AUTH_MODES#,}
+AUTH_MODES=${AUTH_MODES%,}
 if [[ -z $AUTH_MODES ]]; then
   AUTH_MODES=$DEFAULT_AUTH_MODES
   note "AUTH_MODES not set; using $AUTH_MODES (Dialogflow's service agent ID token)"
 fi
-AUTH_MODES=${AUTH_MODES// /}
 set_env AUTH_MODES "$AUTH_MODES"
 has_mode() { [[ ",$AUTH_MODES," == *",$1,"* ]]; }
 for mode in ${AUTH_MODES//,/ }; do
@@ -328,6 +331,12 @@ for mode in ${AUTH_MODES//,/ }; do
 done
 if has_mode none && [[ $AUTH_MODES != none ]]; then
   die_config "AUTH_MODES=$AUTH_MODES: 'none' turns authentication off and cannot be combined"
+fi
+if ! has_mode none && ! has_mode id-token; then
+  # --no-allow-unauthenticated: the platform lets only requests with an invoker's Google ID
+  # token through, so Dialogflow must send it, and the service should check it.
+  die_config "AUTH_MODES=$AUTH_MODES: the function is private, so id-token must be among the modes" \
+    "use AUTH_MODES=id-token, or id-token,header for a header token on top"
 fi
 if has_mode none && [[ $OPT_FORCE_OPEN -eq 0 ]]; then
   die_config "AUTH_MODES includes 'none': the service would accept requests from anyone" \
@@ -361,6 +370,11 @@ for i in ${ENV_NAMES[@]+"${!ENV_NAMES[@]}"}; do
 done
 if [[ $OPT_DEMO -eq 1 ]]; then
   [[ $backend_count -gt 0 ]] || note "--demo: no BACKEND_<NAME>_URL; the embedded demo store answers"
+  if [[ $(get_env DEMO_STORE || true) == off ]]; then
+    # deploy.env.example says DEMO_STORE=off; --demo is the later, explicit word.
+    note "DEMO_STORE=off in the settings overridden to on by --demo"
+    set_env DEMO_STORE on
+  fi
 else
   [[ $backend_count -gt 0 ]] || die_config "no backend configured (no BACKEND_<NAME>_URL)" \
     "set BACKEND_<NAME>_URL=https://... in deploy.env for each backend the handlers call," \

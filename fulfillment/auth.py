@@ -697,11 +697,11 @@ class Authenticator:
 
 
 def _mode_names(env):
-    raw = (env.get("AUTH_MODES") or "").strip()
-    if not raw:
-        # Fail closed where it matters: on Google Cloud an unset variable must not mean "open".
+    names = tuple(dict.fromkeys(name.lower() for name in csv(env.get("AUTH_MODES"))))
+    if not names:
+        # Fail closed where it matters: on Google Cloud an unset variable (or "," or " ")
+        # must not mean "open".
         return ("id-token",) if on_google_cloud(env) else ("none",)
-    names = tuple(dict.fromkeys(name.lower() for name in csv(raw)))
     unknown = [name for name in names if name not in MODES]
     if unknown:
         raise ValueError(f"AUTH_MODES: unknown mode {unknown[0]!r} (known: {', '.join(MODES)})")

@@ -752,8 +752,11 @@ def test_unset_modes_locally_mean_open_with_a_loud_warning(auth_log):
     assert OPEN_WARNING == "AUTHENTICATION IS OFF: every caller is accepted. Local development only."
 
 
-def test_unset_modes_on_google_cloud_mean_id_token(google):
+@pytest.mark.parametrize("unset", [None, "", " ", ",", " , ,"])
+def test_unset_modes_on_google_cloud_mean_id_token(google, unset):
     env = {k: v for k, v in ID_TOKEN_ENV.items() if k != "AUTH_MODES"}
+    if unset is not None:
+        env["AUTH_MODES"] = unset  # an empty list of modes is no choice of "none"
     authenticator = Authenticator.from_env({**env, "K_SERVICE": "cx-webhook"})
     assert not authenticator.open
     assert authenticator.describe().startswith("auth: id-token")

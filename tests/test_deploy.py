@@ -329,6 +329,26 @@ def test_demo_keeps_the_demo_store(deploy):
     assert "DEMO_STORE" not in env_vars
 
 
+def test_demo_overrides_the_example_files_demo_store_off(deploy):
+    deploy.env_file.write_text(f"GOOGLE_CLOUD_PROJECT={PROJECT}\nDEPLOY_REGION={REGION}\nDEMO_STORE=off\n")
+
+    result = deploy("--demo")
+
+    assert result.returncode == 0, result.stderr
+    [env_vars] = deploy.env_vars_files()
+    assert env_vars["DEMO_STORE"] == "on"
+
+
+def test_auth_modes_of_only_commas_and_spaces_is_the_default_not_open(deploy):
+    deploy.env_file.write_text(BASE_ENV_FILE + "AUTH_MODES= , ,\n")
+
+    result = deploy()
+
+    assert result.returncode == 0, result.stderr
+    [env_vars] = deploy.env_vars_files()
+    assert env_vars["AUTH_MODES"] == "id-token"
+
+
 def test_header_auth_takes_its_value_from_a_secret(deploy):
     result = deploy(
         "--env",
@@ -430,10 +450,16 @@ def path_without_gcloud(tmp_path):
             id="secret-in-env-flag",
         ),
         pytest.param(
-            BASE_ENV_FILE + "AUTH_MODES=header\nAUTH_HEADER_NAME=X-Key\n",
+            BASE_ENV_FILE + "AUTH_MODES=id-token,header\nAUTH_HEADER_NAME=X-Key\n",
             [],
             "AUTH_HEADER_VALUE is not given as a secret",
             id="header-without-secret",
+        ),
+        pytest.param(
+            BASE_ENV_FILE + "AUTH_MODES=header\nAUTH_HEADER_NAME=X-Key\n",
+            ["--secret", "AUTH_HEADER_VALUE=s:1"],
+            "id-token must be among the modes",
+            id="private-function-without-id-token",
         ),
         pytest.param(BASE_ENV_FILE + "AUTH_MODES=magic\n", [], "unknown auth mode", id="unknown-mode"),
         pytest.param(
