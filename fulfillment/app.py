@@ -115,10 +115,10 @@ class WebhookApp:
 
         ``side_effects=True`` marks a tag that changes something in a backend (a return, a
         booking): repeated calls for the same turn are answered from memory, not re-run.
-        ``answers`` names the session parameters the tag sets when it succeeds; any other
-        outcome removes those it did not set itself, so an earlier answer (the last
-        caller's account, an old order's status) never outlives a failed lookup and reaches
-        the next page or a human agent. A tag registered twice is an error at import time,
+        ``answers`` names the session parameters the tag answers with; every answer removes
+        those it does not set itself, so an earlier answer (the last caller's account, an old
+        order's status, a match count from an ambiguous lookup) never outlives a failed or
+        a different lookup and reaches the next page or a human agent. A tag registered twice is an error at import time,
         not a surprise in production.
         """
         if not isinstance(name, str) or not name.strip() or name != name.strip():
@@ -268,7 +268,7 @@ class WebhookApp:
             return self._encode(request, handler, Response(HANDLER_ERROR_TEXT).with_outcome("error"))
 
     def _encode(self, request, handler, reply):
-        if reply.outcome != "ok" and handler is not None and handler.answers:
+        if handler is not None and handler.answers:
             reply.forget(*handler.answers)  # no earlier answer outlives this one
         if reply.outcome in _UNTRUSTED_ANSWERS:
             forget_cached_answers()

@@ -18,12 +18,14 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
 
 
 def email_param(request):
-    """The parameter the caller's email arrived in: ``customer_email``, or else ``email``."""
-    return (
-        "email"
-        if request.param("customer_email") is None and request.param("email") is not None
-        else "customer_email"
-    )
+    """The parameter the caller's email is in: the form's own (``customer_email`` or
+    ``email``), else whichever holds a value, ``customer_email`` first."""
+    for name in ("customer_email", "email"):
+        if request.form_param(name) is not None:  # what the caller is being asked right now
+            return name
+    if request.param("customer_email") is None and request.param("email") is not None:
+        return "email"
+    return "customer_email"
 
 
 def email_of(request):

@@ -1089,6 +1089,7 @@ def test_get_customer_info_looks_up_the_spoken_email_and_greets_by_first_name(ba
     assert session_params(answer) == {
         "customer_name": "Ada Lovelace",
         "customer_id": "CUS-1001",
+        "customer_match_count": None,  # an earlier ambiguous lookup's count does not survive
         "webhook_outcome": "ok",
     }
     assert backends.calls[0].request.url == f"{STORE}/customers?email=ada.lovelace%40example.com"
@@ -1476,3 +1477,14 @@ def test_a_time_zone_that_cannot_be_loaded_is_said_and_dates_stay_utc(agent_time
     with caplog.at_level(logging.ERROR, logger="fulfillment"):
         assert clock.zone() is datetime.UTC
     assert "AGENT_TIME_ZONE='Mars/Olympus_Mons' cannot be used" in caplog.text
+
+
+def test_validate_email_reads_the_forms_own_parameter_first(backends):
+    page = form_page("email", "new@example.com")
+    answer = resolve("validate-email", {"customer_email": "old@example.com"}, pageInfo=page)
+    assert session_params(answer) == {"email": "new@example.com", "webhook_outcome": "ok"}
+
+    empty = resolve(
+        "validate-email", {"customer_email": "old@example.com"}, pageInfo=empty_form_page("email")
+    )
+    assert session_params(empty) == {"webhook_outcome": "no-input"} and "pageInfo" not in empty
