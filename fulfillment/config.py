@@ -26,6 +26,8 @@ def number(env, name, default, kind=float, *, maximum=None):
         value = kind(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):  # "nan", "inf": no timeout at all
+        raise ValueError(f"{name} must be a finite number, got {raw!r}")
     if maximum is not None:
         if not 0 <= value <= maximum:  # also refuses NaN
             raise ValueError(f"{name} must be between 0 and {maximum:g}, got {raw!r}")

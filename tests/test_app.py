@@ -223,3 +223,11 @@ def test_handlers_run_under_the_webhook_deadline(webhook):
     webhook.tag("time")(lambda request: seen.append(deadline.remaining()))
     webhook.resolve(cx_request("time"))
     assert 0 < seen[0] <= webhook.settings.budget_s
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e999"])
+def test_a_budget_that_is_no_number_refuses_to_start(value):
+    # "nan" parses as a float, and a NaN budget would bound nothing: a hung backend then
+    # held the answer for 12 s.
+    with pytest.raises(ValueError, match="WEBHOOK_TIMEOUT_S must be a finite number"):
+        Settings.from_env({"AUTH_MODES": "none", "WEBHOOK_TIMEOUT_S": value})
