@@ -118,8 +118,8 @@ class WebhookApp:
         ``answers`` names the session parameters the tag answers with; every answer removes
         those it does not set itself, so an earlier answer (the last caller's account, an old
         order's status, a match count from an ambiguous lookup) never outlives a failed or
-        a different lookup and reaches the next page or a human agent. A tag registered twice is an error at import time,
-        not a surprise in production.
+        a different lookup and reaches the next page or a human agent.
+        A tag registered twice is an error at import time, not a surprise in production.
         """
         if not isinstance(name, str) or not name.strip() or name != name.strip():
             raise ValueError(f"a tag must be a non-empty string without outer spaces, got {name!r}")
@@ -354,17 +354,11 @@ class WebhookApp:
         if not declared.isdigit():
             raise BadRequest(f"Content-Length must be a whole number, got {declared[:20]!r}")
         length = int(declared)
-        if length > limit:
-            _forget_body(environ)
+        if length > limit:  # handle_http then forgets the body, as for any early refusal
             raise PayloadTooLarge(f"the body is {length} bytes; the limit is {limit}")
         # Exactly the declared length, straight from the server's input (werkzeug's stream
         # wrapper costs several µs to build).
-        try:
-            data = environ["wsgi.input"].read(length)
-        except Exception as err:  # the client gone mid-body (a reset), as the server reports it
-            raise BadRequest(f"the body could not be read ({type(err).__name__})") from None
-        finally:
-            _forget_body(environ)
+        data = _take_body(environ, environ["wsgi.input"], length, "the body could not be read")
         if len(data) != length:
             raise BadRequest(f"the body ended after {len(data)} of {length} bytes")
         return data
@@ -385,17 +379,22 @@ def _read_unframed_body(environ, limit):
     # can be read without a length; from any other, a read could wait for bytes that never
     # come, so the body counts as empty, as werkzeug counts it.
     stream = environ["wsgi.input"] if environ.get("wsgi.input_terminated") else io.BytesIO()
-    try:
-        data = stream.read(limit + 1)
-    except Exception as err:
-        # The server's own framing errors (gunicorn: InvalidChunkSize, NoMoreData, ...) and a
-        # client gone mid-body: a broken request, not a broken service.
-        raise BadRequest(f"the chunked body is malformed ({type(err).__name__})") from None
-    finally:
-        _forget_body(environ)
+    data = _take_body(environ, stream, limit + 1, "the chunked body is malformed")
     if len(data) > limit:
         raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
     return data
+
+
+def _take_body(environ, stream, size, broken):
+    """Up to ``size`` bytes of the body from ``stream``; then the environ says none is left."""
+    try:
+        return stream.read(size)
+    except Exception as err:
+        # The server's own framing errors (gunicorn: InvalidChunkSize, NoMoreData, ...) and a
+        # client gone mid-body (a reset): a broken request, not a broken service.
+        raise BadRequest(f"{broken} ({type(err).__name__})") from None
+    finally:
+        _forget_body(environ)
 
 
 def _forget_body(environ):
