@@ -40,6 +40,7 @@ import re
 import time
 
 from fulfillment import deadline
+from fulfillment._validate import _has_lone_surrogate as _unencodable
 from fulfillment.client import FAIL_FAST_S, BackendConfig, Client
 from fulfillment.errors import BackendError, BadBackendData, NotFound, Rejected, Timeout, Unavailable
 from fulfillment.logs import redact_path
@@ -122,6 +123,13 @@ def _record(**entry):
     calls = _calls.get()
     if calls is not None:
         calls.records.append(entry)  # list.append is atomic: safe if the handler fans out to threads
+
+
+def _note_cached(client, key):
+    # Served or stored: a call that finds this answer bad forgets it for everyone.
+    calls = _calls.get()
+    if calls is not None:
+        calls.cached.append((client, key))
 
 
 def wrote_this_call():
@@ -271,9 +279,7 @@ class Backend:
                 hit = client.cache_get(key)
         if hit is not None:
             status, body = hit
-            calls = _calls.get()
-            if calls is not None:  # a call that finds this answer bad forgets it for everyone
-                calls.cached.append((client, key))
+            _note_cached(client, key)
             _record(
                 backend=self.name,
                 method="GET",
@@ -293,9 +299,7 @@ class Backend:
         finally:
             if claimed:
                 client.cache_release(key)
-        calls = _calls.get()
-        if calls is not None:
-            calls.cached.append((self.client, key))
+        _note_cached(client, key)
         return self._checked(data, expect)
 
     def post_json(self, path, payload, *, idempotency_key=None, expect=None):
@@ -642,11 +646,8 @@ def _has_lone_surrogate(value):
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if not item.isascii():
-                try:
-                    item.encode("utf-8")
-                except UnicodeEncodeError:
-                    return True
+            if _unencodable(item):
+                return True
         elif isinstance(item, dict):
             stack.extend(item)
             stack.extend(item.values())
