@@ -707,7 +707,7 @@ def message_strategy(message):
             optional[field.json_name] = field_strategy(field)
     for oneof in message.oneofs:
         members = [st.builds(lambda v, n=f.json_name: {n: v}, field_strategy(f)) for f in oneof.fields]
-        oneof_choices.append(st.one_of(st.just({}), *members))
+        oneof_choices.append(st.one_of(st.builds(dict), *members))
     base = st.fixed_dictionaries({}, optional=optional)
     return st.tuples(base, *oneof_choices).map(
         lambda parts: {k: v for part in parts for k, v in part.items()}
@@ -803,7 +803,7 @@ def mutate(data, body):
                 other = data.draw(
                     st.sampled_from([name for name in family if name != present]), label="member"
                 )
-                target[other] = data.draw(st.one_of(st.just("x"), st.just({}), ODD_VALUES), label="value")
+                target[other] = data.draw(st.one_of(st.just("x"), st.builds(dict), ODD_VALUES), label="value")
             continue
         container, key = data.draw(st.sampled_from(slots), label="slot")
         if mutation == "replace":
