@@ -16,7 +16,7 @@ sys.dont_write_bytecode = False
 
 import functions_framework  # noqa: E402
 
-from fulfillment.http import json_errors  # noqa: E402
+from fulfillment.http import JSONAnswer, json_errors  # noqa: E402
 from handlers import app  # noqa: E402
 
 app.start()
@@ -32,4 +32,4 @@ json_errors(functions_framework.errorhandler)
 
 @functions_framework.http
 def webhook(request):
-    return app.handle_http(request)
+    return JSONAnswer(*app.handle_http(request))
