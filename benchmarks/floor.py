@@ -20,6 +20,7 @@ import main  # noqa: F401 - the service's start-up (logging, handlers), as deplo
 from fulfillment import logs
 from fulfillment._validate import parse_body
 from fulfillment.request import WebhookRequest
+from fulfillment.http import JSONAnswer
 from fulfillment.response import fit
 from handlers import app
 
@@ -54,4 +55,4 @@ def webhook(request):
         logs.LABELS: {"tag": call.tag, "session_id": call.session_id},
     }
     logs._LINES.write(logs._dumps(line) + "\n")
-    return answer, 200, _JSON
+    return JSONAnswer(answer, 200)

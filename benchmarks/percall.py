@@ -46,6 +46,7 @@ def one():
         "HTTP_HOST": "127.0.0.1:8080", "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http",
         "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": False,
         "wsgi.run_once": False, "wsgi.version": (1, 0),
+        "wsgi.input_terminated": True,  # as gunicorn sets it: werkzeug reads its input as is
     }
     for _ in app(environ, start_response):
         pass
