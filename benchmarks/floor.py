@@ -19,12 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the service, 
 import main  # noqa: F401 - the service's start-up (logging, handlers), as deployed
 from fulfillment import logs
 from fulfillment._validate import parse_body
-from fulfillment.request import WebhookRequest
 from fulfillment.http import JSONAnswer
+from fulfillment.request import WebhookRequest
 from fulfillment.response import fit
 from handlers import app
-
-_JSON = {"Content-Type": "application/json"}
 
 
 @functions_framework.http
