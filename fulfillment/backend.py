@@ -40,7 +40,6 @@ import re
 import time
 
 from fulfillment import deadline
-from fulfillment._validate import _has_lone_surrogate as _unencodable
 from fulfillment.client import FAIL_FAST_S, BackendConfig, Client
 from fulfillment.errors import BackendError, BadBackendData, NotFound, Rejected, Timeout, Unavailable
 from fulfillment.logs import redact_path
@@ -503,7 +502,7 @@ class Backend:
             # json.loads(bytes), with a decoder built once, and strict: no NaN, no encoded surrogates.
             text = raw_body.decode(json.detect_encoding(raw_body))
             data = _STRICT_JSON.decode(text)
-            if ("\\ud" in text or "\\uD" in text) and _has_lone_surrogate(data):
+            if ("\\ud" in text or "\\uD" in text) and not _utf8_safe(data):
                 # A lone "\\udc80" parses, but no UTF-8 answer of ours could carry it.
                 raise ValueError("a lone surrogate escape")
             return data
@@ -640,20 +639,14 @@ def _not_json(literal):
 _STRICT_JSON = json.JSONDecoder(parse_constant=_not_json)
 
 
-def _has_lone_surrogate(value):
-    """Whether a decoded JSON value holds a string (or key) that UTF-8 cannot encode."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if _unencodable(item):
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
+def _utf8_safe(data):
+    """Whether every string and key of decoded JSON can be written as UTF-8: a lone surrogate
+    escape decodes to a code point UTF-8 cannot encode. One encode in C, not a walk in Python."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _retry_after(raw):
