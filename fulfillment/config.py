@@ -12,9 +12,9 @@ import os
 from dataclasses import dataclass, field
 
 
-def number(env, name, default, kind=float, *, maximum=None):
-    """Setting ``name`` as a non-negative ``kind`` (float or int), at most ``maximum`` when
-    given; ``default`` when unset.
+def number(env, name, default, kind=float, *, minimum=0, maximum=None):
+    """Setting ``name`` as a ``kind`` (float or int) of at least ``minimum`` (0: not
+    negative) and at most ``maximum`` when given; ``default`` when unset.
 
     >>> number({"RETRIES": "3"}, "RETRIES", 2, int)
     3
@@ -29,10 +29,11 @@ def number(env, name, default, kind=float, *, maximum=None):
     if value != value or value in (float("inf"), float("-inf")):  # "nan", "inf": no timeout at all
         raise ValueError(f"{name} must be a finite number, got {raw!r}")
     if maximum is not None:
-        if not 0 <= value <= maximum:  # also refuses NaN
-            raise ValueError(f"{name} must be between 0 and {maximum:g}, got {raw!r}")
-    elif value < 0:
-        raise ValueError(f"{name} must not be negative, got {raw!r}")
+        if not minimum <= value <= maximum:
+            raise ValueError(f"{name} must be between {minimum:g} and {maximum:g}, got {raw!r}")
+    elif value < minimum:
+        limit = "must not be negative" if minimum == 0 else f"must be at least {minimum:g}"
+        raise ValueError(f"{name} {limit}, got {raw!r}")
     return value
 
 
@@ -44,6 +45,13 @@ def csv(raw):
 def on_google_cloud(env=os.environ):
     """True when running on Cloud Functions / Cloud Run (they set ``K_SERVICE``)."""
     return bool(env.get("K_SERVICE"))
+
+
+# A webhook resource's timeout is at most 30 s (Dialogflow's bound). The request limit is in
+# bytes: under 1 KiB (a "1" meant as megabytes) it would refuse the agent's ordinary calls,
+# which carry a session path, a tag, the query and parameters (examples/: 850 to 1,250 bytes).
+MAX_WEBHOOK_TIMEOUT_S = 30.0
+MIN_REQUEST_LIMIT_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -66,12 +74,24 @@ class Settings:
 
     @classmethod
     def from_env(cls, env=None):
+        """Read and check every setting: a value that would break every call (a budget that
+        leaves backends no time, a body limit no WebhookRequest fits) refuses to start, so
+        the deploy fails and says why, rather than the agent's callers."""
         env = os.environ if env is None else env
+        timeout_s = number(env, "WEBHOOK_TIMEOUT_S", cls.webhook_timeout_s, maximum=MAX_WEBHOOK_TIMEOUT_S)
+        margin_s = number(env, "WEBHOOK_SAFETY_MARGIN_S", cls.safety_margin_s)
+        if margin_s >= timeout_s:
+            raise ValueError(
+                f"WEBHOOK_SAFETY_MARGIN_S ({margin_s:g}) must be less than WEBHOOK_TIMEOUT_S "
+                f"({timeout_s:g}): it is taken from it, and backends would get no time at all"
+            )
         return cls(
             service=env.get("SERVICE_NAME") or env.get("K_SERVICE") or cls.service,
-            webhook_timeout_s=number(env, "WEBHOOK_TIMEOUT_S", cls.webhook_timeout_s),
-            safety_margin_s=number(env, "WEBHOOK_SAFETY_MARGIN_S", cls.safety_margin_s),
-            max_request_bytes=number(env, "MAX_REQUEST_BYTES", cls.max_request_bytes, int),
+            webhook_timeout_s=timeout_s,
+            safety_margin_s=margin_s,
+            max_request_bytes=number(
+                env, "MAX_REQUEST_BYTES", cls.max_request_bytes, int, minimum=MIN_REQUEST_LIMIT_BYTES
+            ),
             replay_ttl_s=number(env, "REPLAY_TTL_S", cls.replay_ttl_s),
             env=dict(env),
         )

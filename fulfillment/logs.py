@@ -48,7 +48,9 @@ _FF_EXECUTION_ID_MODULE = "functions_framework.execution_id"
 EXECUTION_ID_LABEL = "execution_id"
 
 # LineWriter's hold: under load, lines written at most every 20 ms instead of one by one.
+# At most a second: someone following a conversation live must see each call's line soon.
 DEFAULT_FLUSH_MS = 20.0
+MAX_FLUSH_MS = 1000.0
 
 _SEVERITY = {
     logging.DEBUG: "DEBUG",
@@ -443,7 +445,7 @@ def configure(env=None):
     """Send every record to stdout, as JSON (default) or text (``LOG_FORMAT=text``).
 
     ``LOG_FLUSH_MS`` is the longest a line waits to be written together with others under load
-    (``LineWriter``; default 20 ms); 0 writes every line at once.
+    (``LineWriter``; default 20 ms, at most 1000); 0 writes every line at once.
 
     Idempotent: a second call replaces the handler it installed, and leaves others alone.
     """
@@ -454,7 +456,7 @@ def configure(env=None):
         raise ValueError(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR; got {level_name!r}")
     text = (env.get("LOG_FORMAT") or "json").strip().lower() == "text"
     _LINES.flush()
-    _LINES.hold_s = number(env, "LOG_FLUSH_MS", DEFAULT_FLUSH_MS) / 1000
+    _LINES.hold_s = number(env, "LOG_FLUSH_MS", DEFAULT_FLUSH_MS, maximum=MAX_FLUSH_MS) / 1000
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_fulfillment", False) or _is_execution_id_echo(handler):

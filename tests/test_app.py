@@ -231,3 +231,32 @@ def test_a_budget_that_is_no_number_refuses_to_start(value):
     # held the answer for 12 s.
     with pytest.raises(ValueError, match="WEBHOOK_TIMEOUT_S must be a finite number"):
         Settings.from_env({"AUTH_MODES": "none", "WEBHOOK_TIMEOUT_S": value})
+
+
+@pytest.mark.parametrize(
+    ("env", "error"),
+    [
+        ({"WEBHOOK_TIMEOUT_S": "31"}, "WEBHOOK_TIMEOUT_S must be between 0 and 30"),
+        (
+            {"WEBHOOK_TIMEOUT_S": "0"},
+            "WEBHOOK_SAFETY_MARGIN_S \\(0.75\\) must be less than WEBHOOK_TIMEOUT_S \\(0\\)",
+        ),
+        ({"WEBHOOK_TIMEOUT_S": "2", "WEBHOOK_SAFETY_MARGIN_S": "2"}, "must be less than WEBHOOK_TIMEOUT_S"),
+        ({"MAX_REQUEST_BYTES": "0"}, "MAX_REQUEST_BYTES must be at least 1024"),
+        ({"MAX_REQUEST_BYTES": "1"}, "MAX_REQUEST_BYTES must be at least 1024"),
+        ({"MAX_REQUEST_BYTES": "-5"}, "MAX_REQUEST_BYTES must be at least 1024"),
+    ],
+)
+def test_a_setting_that_would_fail_every_call_refuses_to_start(env, error):
+    # Refused at start, the deploy fails and says why; accepted, every caller would hear the
+    # fallback (no time left for backends) or get a 413 (no body fits).
+    with pytest.raises(ValueError, match=error):
+        Settings.from_env({"AUTH_MODES": "none", **env})
+
+
+def test_settings_at_their_bounds_are_accepted():
+    settings = Settings.from_env(
+        {"WEBHOOK_TIMEOUT_S": "30", "WEBHOOK_SAFETY_MARGIN_S": "29.5", "MAX_REQUEST_BYTES": "1024"}
+    )
+    assert settings.budget_s == 0.5
+    assert settings.max_request_bytes == 1024

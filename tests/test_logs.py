@@ -332,6 +332,11 @@ def test_log_flush_ms_sets_the_hold():
         assert logs._LINES.hold_s == 0
         with pytest.raises(ValueError, match="LOG_FLUSH_MS"):
             logs.configure({"LOG_FLUSH_MS": "soon"})
+        # A hold of minutes would keep a call's line from anyone watching it live.
+        with pytest.raises(ValueError, match="LOG_FLUSH_MS must be between 0 and 1000"):
+            logs.configure({"LOG_FLUSH_MS": "60000"})
+        logs.configure({"LOG_FLUSH_MS": "1000"})
+        assert logs._LINES.hold_s == 1
         logs.configure({})
         assert logs._LINES.hold_s == logs.DEFAULT_FLUSH_MS / 1000
     finally:
