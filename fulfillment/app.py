@@ -49,7 +49,7 @@ import time
 
 from fulfillment import clock, logs
 from fulfillment._validate import SchemaViolation, parse_body
-from fulfillment.backend import backend_calls, forget_cached_answers, wrote_this_call
+from fulfillment.backend import backend_calls, check_backends, forget_cached_answers, wrote_this_call
 from fulfillment.config import Settings, csv
 from fulfillment.deadline import Deadline
 from fulfillment.errors import (
@@ -163,6 +163,7 @@ class WebhookApp:
         """Check the configuration and say how the service runs. Call once at start-up."""
         logs.configure(self.settings.env)
         auth = self.authenticator
+        check_backends()
         log.info(
             "%s %s serving %d tags; %s; webhook budget %.2f s; dates in %s",
             self.settings.service,

@@ -227,7 +227,18 @@ def backend(name, spoken_name=None):
     ``name`` picks the configuration (``BACKEND_STORE_URL`` ...); ``spoken_name`` is what the
     caller hears when it fails ("our order system isn't answering right now").
     """
-    return Backend(name, spoken_name)
+    handle = Backend(name, spoken_name)
+    _declared.add(name)
+    return handle
+
+
+_declared = set()  # the names given to backend(): what check_backends() looks at
+
+
+def check_backends():
+    """Log, at start, what is wrong with the configuration of any backend declared with
+    ``backend()``: its tags will answer "unavailable" (see ``Client.check``)."""
+    _client.check(sorted(_declared))
 
 
 class Backend:

@@ -88,7 +88,9 @@ def _demo_store():
     return importlib.import_module(DEMO_STORE_MODULE).shared()
 
 
-def _read_config(name, env):
+def _read_config(name, env, *, demo=True):
+    """``name``'s ``BackendConfig`` from ``env``. Without a URL, the embedded demo store,
+    started here; with ``demo=False``, ``None`` instead (resolved on first use)."""
     from urllib.parse import urlsplit
 
     prefix = BackendConfig.env_prefix(name)
@@ -105,6 +107,8 @@ def _read_config(name, env):
                 name,
                 problem=f"backend {name!r} has no URL: set {prefix}URL (DEMO_STORE=off disables the demo store)",
             )
+        if not demo:
+            return None
         try:
             store = _demo_store()
         except Exception as err:  # the demo store is optional; any failure means "not there"
@@ -327,15 +331,26 @@ class Client:
 
     def config(self, name):
         """The resolved ``BackendConfig`` of ``name``; read from the environment once."""
-        config = self._configs.get(name)
-        if config is None:
-            with self._config_lock:
-                config = self._configs.get(name)
-                if config is None:
-                    config = _read_config(name, self.env)
-                    if config.problem:
-                        log.error("backend %r cannot be called: %s", name, config.problem)
-                    self._configs[name] = config
+        return self._configs.get(name) or self._resolve(name)
+
+    def check(self, names):
+        """Resolve each backend of ``names`` now, at start, so what is wrong with one (a URL
+        that is not one, an unknown auth mode, a missing key) is logged before any call needs
+        it. A backend left to the demo store is resolved, and the store started, on first use.
+        """
+        for name in names:
+            self._resolve(name, demo=False)
+
+    def _resolve(self, name, *, demo=True):
+        with self._config_lock:
+            config = self._configs.get(name)
+            if config is None:
+                config = _read_config(name, self.env, demo=demo)
+                if config is None:  # the demo store's, not started yet
+                    return None
+                if config.problem:
+                    log.error("backend %r cannot be called: %s", name, config.problem)
+                self._configs[name] = config
         return config
 
     def _answer_cache(self):

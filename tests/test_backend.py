@@ -667,6 +667,49 @@ def test_invalid_settings_are_unavailable_not_a_crash(mocked, monkeypatch, name,
         store().get_json("/orders/ORD-1")
 
 
+def test_a_bad_configuration_is_logged_at_start_once(mocked, monkeypatch, caplog):
+    monkeypatch.setenv("BACKEND_STORE_AUTH", "bearer")  # but no BACKEND_STORE_KEY
+    store()  # declared, as a handler module does at import
+
+    with caplog.at_level(logging.ERROR, logger="fulfillment.backend"):
+        backend_module.check_backends()
+        errors_at_start = [r.getMessage() for r in caplog.records]
+        with pytest.raises(Unavailable):
+            store().get_json("/orders/ORD-1")
+
+    assert errors_at_start == [
+        "backend 'store' cannot be called: BACKEND_STORE_AUTH=bearer needs BACKEND_STORE_KEY"
+    ]
+    assert len(caplog.records) == 1  # not again at the call
+    assert len(mocked.calls) == 0
+
+
+def test_the_check_at_start_leaves_the_demo_store_to_the_first_call(monkeypatch):
+    started = []
+
+    def start_demo_store():
+        started.append(1)
+        return types.SimpleNamespace(url="http://127.0.0.1:1")
+
+    monkeypatch.setattr("fulfillment.client._demo_store", start_demo_store)
+    client = Client(env={})
+
+    client.check(["store"])
+    assert started == []  # a cold start does not start the demo store's server
+
+    assert client.config("store").demo
+    assert started == [1]
+
+
+def test_a_good_configuration_checked_at_start_is_the_one_calls_use(mocked):
+    client = Client(env={"BACKEND_STORE_URL": STORE + "/v1/", "BACKEND_STORE_RETRIES": "0"})
+    client.check(["store"])
+    mocked.get(f"{STORE}/v1/orders/ORD-1", json={"id": "ORD-1"})
+
+    assert client.config("store").base_url == STORE + "/v1"
+    assert client.backend("store").get_json("/orders/ORD-1") == {"id": "ORD-1"}
+
+
 def fake_jwt(exp):
     def part(data):
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()

@@ -5,11 +5,14 @@ on its way; gunicorn, under functions-framework, can receive both.
 """
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
-from tests.conftest import assert_valid_response
-from tests.served import Service
+from tests.conftest import ROOT, assert_valid_response
+from tests.served import Service, free_port
 
 HEAD = b"POST / HTTP/1.1\r\nHost: webhook\r\nContent-Type: application/json\r\n"
 CHUNKED = HEAD + b"Transfer-Encoding: chunked\r\n\r\n"
@@ -70,3 +73,42 @@ def test_a_refusal_does_not_wait_for_the_upload_it_refuses(service, head, status
     # 200 MB announced, one byte sent: the answer must come now, not after the upload.
     answer = service.exchange(head + b"Content-Length: 209715200\r\n\r\n{", timeout=3.0)
     assert answer[0] == status
+
+
+# --- start-up ------------------------------------------------------------------------------
+
+
+def test_a_broken_backend_is_named_at_start_and_the_other_tags_still_serve():
+    served = Service({"AUTH_MODES": "none", "BACKEND_BANK_URL": "ftp://bank.test/v1"})
+    try:
+        answer = served.post()  # validate-order-id: no backend at all
+    finally:
+        log = served.stop()
+    assert answer.status_code == 200
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    errors = [line["message"] for line in lines if line["severity"] == "ERROR"]
+    assert errors == ["backend 'bank' cannot be called: BACKEND_BANK_URL is not an http(s) URL"]
+    first_call = next(n for n, line in enumerate(lines) if "call" in line)
+    assert lines.index(next(line for line in lines if line["severity"] == "ERROR")) < first_call
+    assert "bank.test" not in log  # a mistyped URL may carry a password: never echoed
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "error"),
+    [
+        ("MAX_REQUEST_BYTES", "0", "MAX_REQUEST_BYTES must be at least 1024, got '0'"),
+        ("WEBHOOK_TIMEOUT_S", "60", "WEBHOOK_TIMEOUT_S must be between 0 and 30, got '60'"),
+        ("LOG_FLUSH_MS", "1e6", "LOG_FLUSH_MS must be between 0 and 1000, got '1e6'"),
+    ],
+)
+def test_a_setting_out_of_range_refuses_to_start(name, value, error):
+    process = subprocess.run(
+        [sys.executable, "-m", "functions_framework", "--target", "webhook", "--source", "main.py",
+         "--port", str(free_port())],
+        cwd=ROOT,
+        env={**os.environ, "AUTH_MODES": "none", name: value},
+        capture_output=True,
+        timeout=30,
+    )  # fmt: skip
+    assert process.returncode != 0
+    assert error in (process.stderr + process.stdout).decode()
