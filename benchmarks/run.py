@@ -46,7 +46,7 @@ DEADLINE_BUDGET_S = 5.0
 # Ports the harness scripts bind: nginx / slow backend, serve_bench, coldstart, deadline,
 # and coldstart_auth (18400+) with its certificate server on a free port.
 # The ratio targets, to show a ratio that lands on one with enough digits to see its side.
-TARGET_RATIOS = frozenset({0.9, 0.5, 0.45, 1.3})
+TARGET_RATIOS = frozenset({0.9, 0.5, 0.45, 1.25, 1.3})
 
 HARNESS_PORTS = (BACKEND_PORT, 18100, 18101, 18102, 18200, 18201, 18202, 18300, 18301, 18400, 18401)
 
@@ -112,8 +112,10 @@ def serve_bench(run, *, conns, body=None, threads=None, backend_delay_ms=0):
     }
 
 
-def coldstart(run, script, targets, env):
+def coldstart(run, script, targets, env, body=None):
     args = ["--runs", 1] if run.quick else []
+    if body is not None:
+        args += ["--body", body]
     table = harness(run, script, args, targets, env)
     # columns: cold s, ratio, RSS MiB, ratio[, auth] (coldstart_auth.py says whether auth was enforced)
     return {
@@ -318,6 +320,14 @@ def measure(run):
     if results.get("svc", {}).get("auth") not in (None, "enforced"):
         run.errors.append("4b: svc answered a call without a token: ID-token auth was not on")
     coldstart_rows(run, "4b. cold start, ID-token auth (bare ignores the header)", results, cold_limit=1.3)
+
+    # Issue 3's bound: a handler without backend work starts within 1.25x of bare.
+    results = coldstart(
+        run, SHARED_BENCH / "coldstart.py", [BARE, SERVICE], benchmark_env(), body=validate_body
+    )
+    coldstart_rows(
+        run, "4c. cold start, no auth, no backend call (validate-order-id)", results, cold_limit=1.25
+    )
 
     deadline_rows(run, "5. hung backend", deadline(run))
 
