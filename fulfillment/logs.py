@@ -468,12 +468,10 @@ def configure(env=None):
     global _handler
     _handler = handler
     root.setLevel(level)
-    # No record shows a source file, thread or process, so do not pay to find them: these are
-    # the switches the logging cookbook names for this ("Optimization").
-    logging._srcfile = None
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
+    # logging's switches for not finding a record's thread or process (logThreads, ...) are
+    # left on: they are process-wide, and other formatters read those fields (gunicorn's
+    # "[%(process)d]" fails on every record without them). The summary line, one per call,
+    # builds no LogRecord at all (log_fields), so they cost nothing where it counts.
     return handler
 
 

@@ -3,6 +3,7 @@
 import io
 import json
 import logging
+import os
 import threading
 
 import pytest
@@ -143,6 +144,26 @@ def http_request(body, headers):
             method="POST", data=data, headers={"Content-Type": "application/json", **headers}
         ).get_environ()
     )
+
+
+def test_other_formatters_still_get_every_field_of_a_record():
+    # configure() once turned off logging's process-wide thread and process lookups; then
+    # gunicorn's own error log ("[%(process)d]") failed on every record it wrote, a worker
+    # timeout included, and printed "--- Logging error ---" instead.
+    import gunicorn.glogging
+
+    logs.configure({"LOG_LEVEL": "INFO"})
+    formatter = logging.Formatter(
+        gunicorn.glogging.Logger.error_fmt
+        + " %(thread)d %(threadName)s %(processName)s %(filename)s:%(lineno)d"
+    )
+    record = logging.getLogger("gunicorn.error").makeRecord(
+        "gunicorn.error", logging.CRITICAL, __file__, 1, "WORKER TIMEOUT (pid:%s)", (42,), None
+    )
+
+    line = formatter.format(record)
+    assert f"[{os.getpid()}] [CRITICAL] WORKER TIMEOUT (pid:42)" in line
+    assert f"{threading.get_ident()} MainThread MainProcess" in line
 
 
 def test_concurrent_calls_keep_their_own_trace_and_session_and_redact_values(captured):
