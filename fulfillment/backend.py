@@ -358,7 +358,7 @@ class Backend:
                 left = deadline.remaining()
                 if left < FAIL_FAST_S:
                     raise Timeout(
-                        f"{self.name}: {method} {redact_path(path)}: only {left * 1000:.0f} ms left",
+                        f"{self._where(method, path)}: only {left * 1000:.0f} ms left",
                         system=self.spoken_name,
                     )
                 attempts += 1
@@ -492,7 +492,7 @@ class Backend:
         except urllib3.exceptions.DecodeError as err:
             raise _Failed(
                 BadBackendData(
-                    f"{self.name}: {method} {redact_path(path)}: undecodable content-encoding",
+                    f"{self._where(method, path)}: undecodable content-encoding",
                     system=self.spoken_name,
                     status=response.status_code,
                 )
@@ -525,7 +525,7 @@ class Backend:
             ) from err
 
     def _status_failure(self, response, status, raw_body, method, path):
-        where = f"{self.name}: {method} {redact_path(path)}"
+        where = self._where(method, path)
         system = self.spoken_name
         if 300 <= status < 400:
             return _Failed(
@@ -591,20 +591,23 @@ class Backend:
                 ) from err
         return {}
 
+    def _where(self, method, path):
+        """What an error's detail opens with: the backend, the method and the path, with its
+        identifying segments redacted (the detail is logged)."""
+        return f"{self.name}: {method} {redact_path(path)}"
+
     def _timeout(self, method, path, timeout, doing):
         return Timeout(
-            f"{self.name}: {method} {redact_path(path)}: no answer within {timeout:.2f} s ({doing})",
+            f"{self._where(method, path)}: no answer within {timeout:.2f} s ({doing})",
             system=self.spoken_name,
         )
 
     def _unavailable(self, method, path, why, status=None):
-        return Unavailable(
-            f"{self.name}: {method} {redact_path(path)}: {why}", system=self.spoken_name, status=status
-        )
+        return Unavailable(f"{self._where(method, path)}: {why}", system=self.spoken_name, status=status)
 
     def _too_big(self, method, path, cap, status):
         return BadBackendData(
-            f"{self.name}: {method} {redact_path(path)}: answer over {cap} bytes (BACKEND_MAX_BODY_BYTES)",
+            f"{self._where(method, path)}: answer over {cap} bytes (BACKEND_MAX_BODY_BYTES)",
             system=self.spoken_name,
             status=status,
         )
@@ -615,7 +618,7 @@ def _require_json_type(response, backend, method, path, status):
     if media != "application/json" and not media.endswith("+json"):
         raise _Failed(
             BadBackendData(
-                f"{backend.name}: {method} {redact_path(path)}: answered {media or 'no content type'}, not JSON",
+                f"{backend._where(method, path)}: answered {media or 'no content type'}, not JSON",
                 system=backend.spoken_name,
                 status=status,
             )
