@@ -337,7 +337,9 @@ class Client:
         """Resolve each backend of ``names`` now, at start, so what is wrong with one (a URL
         that is not one, an unknown auth mode, a missing key) is logged before any call needs
         it. A backend left to the demo store is resolved, and the store started, on first use.
+        The settings all backends share (``BACKEND_MAX_BODY_BYTES``) are read now too.
         """
+        self.settings()
         for name in names:
             self._resolve(name, demo=False)
 

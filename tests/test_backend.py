@@ -684,6 +684,17 @@ def test_a_bad_configuration_is_logged_at_start_once(mocked, monkeypatch, caplog
     assert len(mocked.calls) == 0
 
 
+def test_a_bad_shared_backend_setting_is_logged_at_start(caplog):
+    client = Client(env={"BACKEND_MAX_BODY_BYTES": "lots"})
+
+    with caplog.at_level(logging.ERROR, logger="fulfillment.backend"):
+        client.check([])
+
+    assert [r.getMessage() for r in caplog.records] == [
+        "BACKEND_MAX_BODY_BYTES must be a number, got 'lots'; using 1048576"
+    ]
+
+
 def test_the_check_at_start_leaves_the_demo_store_to_the_first_call(monkeypatch):
     started = []
 
