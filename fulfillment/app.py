@@ -50,7 +50,7 @@ import time
 from fulfillment import clock, logs
 from fulfillment._validate import SchemaViolation, parse_body
 from fulfillment.backend import backend_calls, check_backends, forget_cached_answers, wrote_this_call
-from fulfillment.config import Settings, csv
+from fulfillment.config import ConfigurationError, Settings, csv
 from fulfillment.deadline import Deadline
 from fulfillment.errors import (
     UNCONFIRMED,
@@ -162,18 +162,38 @@ class WebhookApp:
     def start(self):
         """Check the configuration and say how the service runs. Call once at start-up."""
         logs.configure(self.settings.env)
-        auth = self.authenticator
-        check_backends()
+        self.check_configuration()
         log.info(
             "%s %s serving %d tags; %s; webhook budget %.2f s; dates in %s",
             self.settings.service,
             self.version,
             len(self._handlers),
-            auth.describe(),
+            self.authenticator.describe(),
             self.settings.budget_s,
-            clock.zone(),  # read now: a zone that cannot be loaded is said at start
+            clock.zone(),
         )
         return self
+
+    def check_configuration(self):
+        """Read now every setting a call will need, so that no caller is the first to find a
+        mistake. Settings that would break every call raise ``ConfigurationError``, naming
+        each (the service does not start); a backend that cannot be called or an unusable time
+        zone is logged as an ERROR, a backend left without a URL as a WARNING.
+        ``tools.preflight`` runs this before a deploy; ``start`` runs it at every start.
+        """
+        problems = []
+        try:
+            logs.read_settings(self.settings.env)
+        except ValueError as err:
+            problems.append(str(err))
+        try:
+            self.authenticator  # noqa: B018 - built now: a wrong AUTH_* setting stops the start
+        except ValueError as err:
+            problems.append(str(err))
+        check_backends()
+        clock.zone()  # a zone that cannot be loaded is logged, and dates stay UTC
+        if problems:
+            raise ConfigurationError(problems)
 
     # -- one call, as a pure function --------------------------------------------------------
 

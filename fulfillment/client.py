@@ -69,6 +69,8 @@ class BackendConfig:
     retries: int = DEFAULT_RETRIES
     demo: bool = False
     problem: str = ""
+    # No URL with the demo store off: unused here, perhaps on purpose, rather than mistyped.
+    missing_url: bool = False
 
     @staticmethod
     def env_prefix(name):
@@ -106,6 +108,7 @@ def _read_config(name, env, *, demo=True):
             return BackendConfig(
                 name,
                 problem=f"backend {name!r} has no URL: set {prefix}URL (DEMO_STORE=off disables the demo store)",
+                missing_url=True,
             )
         if not demo:
             return None
@@ -351,7 +354,11 @@ class Client:
                 if config is None:  # the demo store's, not started yet
                     return None
                 if config.problem:
-                    log.error("backend %r cannot be called: %s", name, config.problem)
+                    # At start, a backend left without a URL may simply be unused by this
+                    # agent; when a call needs it, or when its settings are wrong, it is an error.
+                    unused = config.missing_url and not demo
+                    level = logging.WARNING if unused else logging.ERROR
+                    log.log(level, "backend %r cannot be called: %s", name, config.problem)
                 self._configs[name] = config
         return config
 

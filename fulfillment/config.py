@@ -47,6 +47,14 @@ def on_google_cloud(env=os.environ):
     return bool(env.get("K_SERVICE"))
 
 
+class ConfigurationError(ValueError):
+    """Several settings are wrong at once; ``problems`` holds one sentence for each."""
+
+    def __init__(self, problems):
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+
+
 # A webhook resource's timeout is at most 30 s (Dialogflow's bound). The request limit is in
 # bytes: under 1 KiB (a "1" meant as megabytes) it would refuse the agent's ordinary calls,
 # which carry a session path, a tag, the query and parameters (examples/: 850 to 1,250 bytes).

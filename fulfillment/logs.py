@@ -449,14 +449,9 @@ def configure(env=None):
 
     Idempotent: a second call replaces the handler it installed, and leaves others alone.
     """
-    env = os.environ if env is None else env
-    level_name = (env.get("LOG_LEVEL") or "INFO").strip().upper()
-    level = logging.getLevelName(level_name)
-    if not isinstance(level, int):
-        raise ValueError(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR; got {level_name!r}")
-    text = (env.get("LOG_FORMAT") or "json").strip().lower() == "text"
+    level, text, hold_s = read_settings(os.environ if env is None else env)
     _LINES.flush()
-    _LINES.hold_s = number(env, "LOG_FLUSH_MS", DEFAULT_FLUSH_MS, maximum=MAX_FLUSH_MS) / 1000
+    _LINES.hold_s = hold_s
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_fulfillment", False) or _is_execution_id_echo(handler):
@@ -473,6 +468,23 @@ def configure(env=None):
     # "[%(process)d]" fails on every record without them). The summary line, one per call,
     # builds no LogRecord at all (log_fields), so they cost nothing where it counts.
     return handler
+
+
+def read_settings(env):
+    """``(level, text, hold_s)`` from ``LOG_LEVEL``, ``LOG_FORMAT`` and ``LOG_FLUSH_MS``.
+
+    Raises ``ValueError`` naming the setting that is wrong.
+
+    >>> read_settings({"LOG_LEVEL": "debug", "LOG_FLUSH_MS": "0"})
+    (10, False, 0.0)
+    """
+    level_name = (env.get("LOG_LEVEL") or "INFO").strip().upper()
+    level = logging.getLevelName(level_name)
+    if not isinstance(level, int):
+        raise ValueError(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR; got {level_name!r}")
+    text = (env.get("LOG_FORMAT") or "json").strip().lower() == "text"
+    hold_s = number(env, "LOG_FLUSH_MS", DEFAULT_FLUSH_MS, maximum=MAX_FLUSH_MS) / 1000
+    return level, text, hold_s
 
 
 def _is_execution_id_echo(handler):

@@ -712,6 +712,23 @@ def test_the_check_at_start_leaves_the_demo_store_to_the_first_call(monkeypatch)
     assert started == [1]
 
 
+def test_a_backend_without_a_url_is_a_warning_at_start_and_unavailable_at_the_call(caplog):
+    # Perhaps this agent never calls it: said at start, without stopping anything.
+    client = Client(env={"DEMO_STORE": "off"})
+
+    with caplog.at_level(logging.WARNING, logger="fulfillment.backend"):
+        client.check(["bank"])
+
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        (
+            "WARNING",
+            "backend 'bank' cannot be called: backend 'bank' has no URL: set BACKEND_BANK_URL "
+            "(DEMO_STORE=off disables the demo store)",
+        )
+    ]
+    assert client.config("bank").problem  # its tags answer "unavailable"
+
+
 def test_a_good_configuration_checked_at_start_is_the_one_calls_use(mocked):
     client = Client(env={"BACKEND_STORE_URL": STORE + "/v1/", "BACKEND_STORE_RETRIES": "0"})
     client.check(["store"])
