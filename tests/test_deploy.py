@@ -73,7 +73,8 @@ class Deploy:
         self.env_file = tmp_path / "deploy.env"
         self.env_file.write_text(BASE_ENV_FILE)
         self.path = f"{self.bin}{os.pathsep}{os.environ['PATH']}"
-        self.extra_env = {}
+        # The service's own checks (tools/preflight.py) run with the interpreter under test.
+        self.extra_env = {"PYTHON": sys.executable}
 
     def __call__(self, *args, env_file=True):
         argv = ["bash", str(DEPLOY_SH)]
@@ -480,6 +481,61 @@ def test_refuses_unsafe_or_incomplete_configuration(deploy, env_file, args, mess
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr
     assert deploy.calls() == []
+
+
+@pytest.mark.parametrize(
+    ("settings", "error"),
+    [
+        ("WEBHOOK_TIMEOUT_S=45", "WEBHOOK_TIMEOUT_S must be between 0 and 30, got '45'"),
+        ("BACKEND_BANK_URL=bank.example.com", "BACKEND_BANK_URL is not an http(s) URL"),
+        (
+            "BACKEND_BANK_URL=https://bank.example.com\nBACKEND_BANK_AUTH=bearer",
+            "BACKEND_BANK_AUTH=bearer needs BACKEND_BANK_KEY",
+        ),
+        ("AGENT_TIME_ZONE=Europe/Pariss", "AGENT_TIME_ZONE='Europe/Pariss' cannot be used"),
+        ("AUTH_CLOCK_SKEW_S=3600", "AUTH_CLOCK_SKEW_S must be between 0 and 300"),
+    ],
+)
+def test_what_the_service_would_refuse_stops_the_deploy_before_gcloud(deploy, settings, error):
+    deploy.env_file.write_text(BASE_ENV_FILE + settings + "\n")
+
+    result = deploy("--project-number", PROJECT_NUMBER)
+
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("preflight: error: ")]
+    assert len(errors) == 1 and error in errors[0], result.stderr
+    assert "nothing was deployed" in result.stderr
+    assert deploy.calls() == []
+
+
+def test_the_services_checks_see_secrets_as_set_but_never_their_values(deploy):
+    deploy.env_file.write_text(
+        BASE_ENV_FILE + "BACKEND_BANK_URL=https://bank.example.com\nBACKEND_BANK_AUTH=bearer\n"
+    )
+
+    result = deploy("--secret", "BACKEND_BANK_KEY=bank-key:2")
+
+    assert result.returncode == 0, result.stderr
+    assert "preflight: the service's start-up checks pass" in result.stderr
+    assert "BACKEND_BANK_KEY" not in deploy.env_vars_files()[0]
+
+
+def test_a_backend_left_without_a_url_is_only_a_warning(deploy):
+    result = deploy()  # BASE_ENV_FILE configures the store only
+
+    assert result.returncode == 0, result.stderr
+    assert "preflight: warning: backend 'weather' cannot be called" in result.stderr
+    assert any(call[:2] == ["functions", "deploy"] for call in deploy.calls())
+
+
+def test_without_python_the_services_checks_are_skipped_with_a_note(deploy, tmp_path):
+    deploy.extra_env["PYTHON"] = str(tmp_path / "no-such-python3")
+
+    result = deploy()
+
+    assert result.returncode == 0, result.stderr
+    assert "the service's own configuration checks were skipped" in result.stderr
+    assert "preflight:" not in result.stderr
 
 
 def test_missing_gcloud_is_exit_2(deploy, tmp_path):
