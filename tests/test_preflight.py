@@ -107,3 +107,15 @@ def test_a_service_that_cannot_be_imported_here_skips_the_check(monkeypatch, cap
 
     assert preflight.main() == 3
     assert "somevendorsdk" in capsys.readouterr().err
+
+
+def test_a_handler_module_that_crashes_at_import_is_an_error(monkeypatch, capsys):
+    def broken_handler_module():
+        raise NameError("name 'ordrs' is not defined")
+
+    monkeypatch.setattr(preflight, "check", broken_handler_module)
+
+    assert preflight.main() == 2
+    err = capsys.readouterr().err
+    assert "NameError: name 'ordrs' is not defined" in err
+    assert "preflight: error: the service fails at start" in err

@@ -2,8 +2,8 @@
 
     python -m tools.preflight          # checks the settings in this process's environment
 
-``deploy.sh`` runs it before it deploys, with exactly the runtime variables it is
-about to deploy (secrets as placeholders: their values stay in Secret Manager), so a mistake
+``deploy.sh`` runs it before deploying, with exactly the runtime variables it will upload
+(secrets as placeholders: their values stay in Secret Manager), so a mistake
 the service would find at start fails the deploy in a second, with the service's own words,
 rather than after a build and a revision that does not start, or at a customer's first call.
 
@@ -14,6 +14,7 @@ What is checked is what ``WebhookApp.check_configuration`` checks when the servi
 * what the service would log as an ERROR at start (a backend URL that is not http(s), an
   unknown ``BACKEND_<NAME>_AUTH``, a missing key, an ``AGENT_TIME_ZONE`` this machine's
   time zone database does not know): errors;
+* an exception while the handlers are imported (a bug in a handler module): an error;
 * what it would log as a WARNING (a backend left without a URL, whose tags would answer
   "unavailable"; an ``AUTH_*`` setting for a mode that is off): shown, not fatal.
 
@@ -24,6 +25,7 @@ machine lacks): ``deploy.sh`` says so and goes on.
 
 import logging
 import sys
+import traceback
 
 MIN_PYTHON = (3, 11)  # what the service itself needs (datetime.UTC, ...)
 
@@ -71,6 +73,10 @@ def main():
     except ImportError as err:
         print(f"preflight: skipped: the service cannot be imported here ({err})", file=sys.stderr)
         return 3
+    except Exception:  # a handler module's own bug: the deployed service would crash on it too
+        traceback.print_exc()
+        print("preflight: error: the service fails at start (traceback above)", file=sys.stderr)
+        return 2
     for warning in warnings:
         print(f"preflight: warning: {warning}", file=sys.stderr)
     for error in errors:
