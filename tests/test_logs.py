@@ -16,6 +16,19 @@ from tests.conftest import cx_request
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
+@pytest.fixture(autouse=True)
+def suite_logging_afterwards():
+    """Give the tests that follow the suite's logging back (conftest: JSON, every line at once).
+
+    A test here that ends with ``configure({"LOG_LEVEL": "INFO"})`` left lines held for 20 ms,
+    and the flusher thread then wrote them whenever it woke: into a later test's captured output,
+    or between tests onto the terminal.
+    """
+    yield
+    logs.flush_logs()
+    logs.configure()
+
+
 @pytest.fixture
 def captured():
     """Records formatted by the JSON formatter into a buffer, one line each."""
