@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tools import preflight
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,23 +101,31 @@ def test_a_python_older_than_the_service_needs_skips_the_check(monkeypatch, caps
     assert "preflight: skipped: the service needs Python 3.11+" in capsys.readouterr().err
 
 
-def test_a_service_that_cannot_be_imported_here_skips_the_check(monkeypatch, capsys):
-    def missing_package():
-        raise ImportError("No module named 'somevendorsdk'")
+@pytest.mark.parametrize(
+    ("failure", "status", "said"),
+    [
+        # A package this machine lacks (the function installs it): the check cannot run here.
+        (
+            ImportError("No module named 'somevendorsdk'"),
+            3,
+            ["preflight: skipped: the service cannot be imported here (No module named 'somevendorsdk')"],
+        ),
+        # A handler module's own bug: the deployed service would crash on it too.
+        (
+            NameError("name 'ordrs' is not defined"),
+            2,
+            ["NameError: name 'ordrs' is not defined", "preflight: error: the service fails at start"],
+        ),
+    ],
+    ids=["missing-package-skips", "crash-at-import-is-an-error"],
+)
+def test_a_failure_to_import_the_service(monkeypatch, capsys, failure, status, said):
+    def importing_the_service():
+        raise failure
 
-    monkeypatch.setattr(preflight, "check", missing_package)
+    monkeypatch.setattr(preflight, "check", importing_the_service)
 
-    assert preflight.main() == 3
-    assert "somevendorsdk" in capsys.readouterr().err
-
-
-def test_a_handler_module_that_crashes_at_import_is_an_error(monkeypatch, capsys):
-    def broken_handler_module():
-        raise NameError("name 'ordrs' is not defined")
-
-    monkeypatch.setattr(preflight, "check", broken_handler_module)
-
-    assert preflight.main() == 2
+    assert preflight.main() == status
     err = capsys.readouterr().err
-    assert "NameError: name 'ordrs' is not defined" in err
-    assert "preflight: error: the service fails at start" in err
+    for words in said:
+        assert words in err
