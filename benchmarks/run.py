@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""The performance evidence in one command: this service against the floor and the seed.
+"""The performance evidence in one command: this service against bare, the seed and the floor.
 
     python benchmarks/run.py            # the harness defaults: 3 rounds of 5 s (about 5 minutes)
     python benchmarks/run.py --quick    # a smoke test: 1 round of 2 s per scenario (under a minute)
 
-Every scenario runs the shared harness (``../shared/bench``) on the three targets in the same
-run: bare functions-framework (the floor, first, so every ratio is to it), this service
-(``main.py:webhook``) and the seed's reference function. On a machine shared with others only
-the ratios mean something; the absolute figures are printed for context.
+Every scenario runs the shared harness (``../shared/bench``) on its targets in the same run:
+bare functions-framework returning a constant (first, so every ratio is to it), this service
+(``main.py:webhook``) and the seed's reference function. Where a target is out of the
+service's reach, a fourth, ``floor``, shows why: the least the scenario's required work can
+cost (``benchmarks/floor.py`` for scenario 1, ``benchmarks/floor_auth.py`` for 4b). On a
+machine shared with others only the ratios mean something; the absolute figures are printed
+for context.
 
 Prints one table of ratios to bare with a PASS/MISS against each target, and its Markdown
 version, which is also written to ``benchmarks/results/latest.md`` (git-ignored) with the
@@ -36,7 +39,10 @@ PRECOMPILED = ("main.py", "fulfillment", "handlers", "demo_store")
 BARE = f"bare={SHARED_BENCH / 'baselines' / 'bare.py'}:webhook"
 SERVICE = f"svc={ROOT / 'main.py'}:webhook:{ROOT}"
 SEED = f"seed000={SHARED_BENCH / 'baselines' / 'seed000.py'}:dialogflow_webhook"
-TARGET_NAMES = ("bare", "svc", "seed000")
+# Measuring sticks, not services: the least each scenario's work can cost (see their docstrings).
+FLOOR = f"floor={ROOT / 'benchmarks' / 'floor.py'}:webhook:{ROOT}"
+FLOOR_AUTH = f"floor={ROOT / 'benchmarks' / 'floor_auth.py'}:webhook:{ROOT}"
+TARGET_NAMES = ("bare", "svc", "floor", "seed000")
 
 # The THREADS we recommend for a backend-bound load (docs/deploy.md): one thread per
 # concurrent call Dialogflow may make, so a 50 ms backend does not queue calls.
@@ -94,7 +100,7 @@ def harness(run, script, args, targets, env):
     return table
 
 
-def serve_bench(run, *, conns, body=None, threads=None, backend_delay_ms=0):
+def serve_bench(run, *, conns, body=None, threads=None, backend_delay_ms=0, targets=(BARE, SERVICE, SEED)):
     args = ["--conns", conns]
     if run.quick:
         args += ["--rounds", 1, "--secs", 2]
@@ -104,7 +110,7 @@ def serve_bench(run, *, conns, body=None, threads=None, backend_delay_ms=0):
         args += ["--threads", threads]
     if backend_delay_ms:
         args += ["--backend-delay-ms", backend_delay_ms]
-    table = harness(run, SHARED_BENCH / "serve_bench.py", args, [BARE, SERVICE, SEED], benchmark_env())
+    table = harness(run, SHARED_BENCH / "serve_bench.py", args, targets, benchmark_env())
     # columns: req/s, p50 ms, p99 ms, non2xx, ratio
     return {
         name: {"rps": float(c[0]), "p50": float(c[1]), "p99": float(c[2]), "non2xx": int(c[3])}
@@ -298,7 +304,7 @@ def pyc_is_current(source):
 def measure(run):
     validate_body = EXAMPLES / "validate-order-id.json"
 
-    results = serve_bench(run, conns=8, body=validate_body)
+    results = serve_bench(run, conns=8, body=validate_body, targets=(BARE, SERVICE, SEED, FLOOR))
     throughput_rows(run, "1. no backend call (validate-order-id), 8 conns", results, 0.9)
 
     results = serve_bench(run, conns=8)
@@ -316,7 +322,7 @@ def measure(run):
     results = coldstart(run, SHARED_BENCH / "coldstart.py", [BARE, SERVICE, SEED], benchmark_env())
     coldstart_rows(run, "4a. cold start, no auth", results)
 
-    results = coldstart(run, COLDSTART_AUTH, [BARE, SERVICE], clean_env())
+    results = coldstart(run, COLDSTART_AUTH, [BARE, SERVICE, FLOOR_AUTH], clean_env())
     if results.get("svc", {}).get("auth") not in (None, "enforced"):
         run.errors.append("4b: svc answered a call without a token: ID-token auth was not on")
     coldstart_rows(run, "4b. cold start, ID-token auth (bare ignores the header)", results, cold_limit=1.3)
@@ -359,7 +365,7 @@ def machine():
     ]
 
 
-COLUMNS = ("scenario", "measure", "bare", "svc", "seed000", "target (svc)", "verdict")
+COLUMNS = ("scenario", "measure", *TARGET_NAMES, "target (svc)", "verdict")
 
 
 def table_cells(row):
@@ -390,7 +396,11 @@ def report(run, described, compiled, took_s):
     notes = [
         f"Mode: {mode}; took {took_s:.0f} s.",
         "Cells are ratio to bare (absolute). svc = this service (`main.py:webhook`), seed000 = the "
-        "seed's function; all three run in the same run, on the same cores as wrk and the backend.",
+        "seed's function, floor = the least the scenario's required work can cost (1: "
+        "benchmarks/floor.py, the service's own parsing, handler, rendering and summary line "
+        "without its router, error policy and logging framework; 4b: benchmarks/floor_auth.py, "
+        "google-auth's verification and one requests call, nothing else); all run in the same "
+        "run, on the same cores as wrk and the backend.",
         f"Before measuring, `python -m compileall -q {' '.join(PRECOMPILED)}` brought the project's "
         f"{compiled} .pyc files up to date: this machine sets PYTHONDONTWRITEBYTECODE=1, and a "
         "deployed function compiles its source once, not at every start.",
