@@ -471,7 +471,8 @@ def configure(env=None):
 
 
 def read_settings(env):
-    """``(level, text, hold_s)`` from ``LOG_LEVEL``, ``LOG_FORMAT`` and ``LOG_FLUSH_MS``.
+    """``(level, text, hold_s)`` from ``LOG_LEVEL``, ``LOG_FORMAT`` (``json`` or ``text``) and
+    ``LOG_FLUSH_MS``.
 
     Raises ``ValueError`` naming the setting that is wrong.
 
@@ -482,7 +483,11 @@ def read_settings(env):
     level = logging.getLevelName(level_name)
     if not isinstance(level, int):
         raise ValueError(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR; got {level_name!r}")
-    text = (env.get("LOG_FORMAT") or "json").strip().lower() == "text"
+    log_format = (env.get("LOG_FORMAT") or "json").strip().lower()
+    if log_format not in ("json", "text"):
+        # A typo ("txt") would otherwise give JSON where readable lines were asked for.
+        raise ValueError(f"LOG_FORMAT must be json or text; got {log_format[:20]!r}")
+    text = log_format == "text"
     hold_s = number(env, "LOG_FLUSH_MS", DEFAULT_FLUSH_MS, maximum=MAX_FLUSH_MS) / 1000
     return level, text, hold_s
 

@@ -307,14 +307,14 @@ def test_flags_win_over_the_env_file_and_threads_follow_concurrency(deploy):
 
 def test_env_file_values_stay_literal(deploy):
     deploy.env_file.write_text(
-        BASE_ENV_FILE + "LOG_FORMAT='$(touch pwned) `id` \"q\"'\nexport WEBHOOK_TIMEOUT_S=8\nEMPTY_ONE=\n"
+        BASE_ENV_FILE + "CUSTOM_GREETING='$(touch pwned) `id` \"q\"'\nexport WEBHOOK_TIMEOUT_S=8\nEMPTY_ONE=\n"
     )
 
     result = deploy()
 
     assert result.returncode == 0, result.stderr
     [env_vars] = deploy.env_vars_files()
-    assert env_vars["LOG_FORMAT"] == '$(touch pwned) `id` "q"'
+    assert env_vars["CUSTOM_GREETING"] == '$(touch pwned) `id` "q"'
     assert env_vars["WEBHOOK_TIMEOUT_S"] == "8"
     assert "EMPTY_ONE" not in env_vars
     assert not (deploy.tmp_path / "pwned").exists()

@@ -100,6 +100,7 @@ def test_a_broken_backend_is_named_at_start_and_the_other_tags_still_serve():
         ("MAX_REQUEST_BYTES", "0", "MAX_REQUEST_BYTES must be at least 1024, got '0'"),
         ("WEBHOOK_TIMEOUT_S", "60", "WEBHOOK_TIMEOUT_S must be between 0 and 30, got '60'"),
         ("LOG_FLUSH_MS", "1e6", "LOG_FLUSH_MS must be between 0 and 1000, got '1e6'"),
+        ("LOG_FORMAT", "txt", "LOG_FORMAT must be json or text; got 'txt'"),
     ],
 )
 def test_a_setting_out_of_range_refuses_to_start(name, value, error):

@@ -141,6 +141,8 @@ def test_configure_reads_level_and_format():
         logs.configure({"LOG_LEVEL": "INFO"})
     with pytest.raises(ValueError, match="LOG_LEVEL"):
         logs.configure({"LOG_LEVEL": "LOUD"})
+    with pytest.raises(ValueError, match="LOG_FORMAT must be json or text; got 'txt'"):
+        logs.configure({"LOG_FORMAT": "txt"})
 
 
 SECRETS = ("jane.doe@example.com", "4111 1111 1111 1111", "Jane Doe", "my home is 12 Elm St")
