@@ -84,22 +84,36 @@ class Settings:
     def from_env(cls, env=None):
         """Read and check every setting: a value that would break every call (a budget that
         leaves backends no time, a body limit no WebhookRequest fits) refuses to start, so
-        the deploy fails and says why, rather than the agent's callers."""
+        the deploy fails and says why, rather than the agent's callers. Every wrong setting
+        is named at once (``ConfigurationError``), so one deploy attempt finds them all."""
         env = os.environ if env is None else env
-        timeout_s = number(env, "WEBHOOK_TIMEOUT_S", cls.webhook_timeout_s, maximum=MAX_WEBHOOK_TIMEOUT_S)
-        margin_s = number(env, "WEBHOOK_SAFETY_MARGIN_S", cls.safety_margin_s)
-        if margin_s >= timeout_s:
-            raise ValueError(
+        problems = []
+
+        def read(name, default, *args, **kwargs):
+            try:
+                return number(env, name, default, *args, **kwargs)
+            except ValueError as err:
+                problems.append(str(err))
+                return None
+
+        timeout_s = read("WEBHOOK_TIMEOUT_S", cls.webhook_timeout_s, maximum=MAX_WEBHOOK_TIMEOUT_S)
+        margin_s = read("WEBHOOK_SAFETY_MARGIN_S", cls.safety_margin_s)
+        max_request_bytes = read(
+            "MAX_REQUEST_BYTES", cls.max_request_bytes, int, minimum=MIN_REQUEST_LIMIT_BYTES
+        )
+        replay_ttl_s = read("REPLAY_TTL_S", cls.replay_ttl_s)
+        if timeout_s is not None and margin_s is not None and margin_s >= timeout_s:
+            problems.append(
                 f"WEBHOOK_SAFETY_MARGIN_S ({margin_s:g}) must be less than WEBHOOK_TIMEOUT_S "
                 f"({timeout_s:g}): it is taken from it, and backends would get no time at all"
             )
+        if problems:
+            raise ConfigurationError(problems)
         return cls(
             service=env.get("SERVICE_NAME") or env.get("K_SERVICE") or cls.service,
             webhook_timeout_s=timeout_s,
             safety_margin_s=margin_s,
-            max_request_bytes=number(
-                env, "MAX_REQUEST_BYTES", cls.max_request_bytes, int, minimum=MIN_REQUEST_LIMIT_BYTES
-            ),
-            replay_ttl_s=number(env, "REPLAY_TTL_S", cls.replay_ttl_s),
+            max_request_bytes=max_request_bytes,
+            replay_ttl_s=replay_ttl_s,
             env=dict(env),
         )

@@ -8,7 +8,7 @@ import pytest
 
 from fulfillment import NotFound, Response, Timeout, Unavailable
 from fulfillment.app import HANDLER_ERROR_TEXT, UNKNOWN_TAG_TEXT, WebhookApp
-from fulfillment.config import Settings
+from fulfillment.config import ConfigurationError, Settings
 from fulfillment.errors import BadRequest
 from tests.conftest import assert_valid_response, cx_request, outcome_of, texts_of
 
@@ -252,6 +252,23 @@ def test_a_setting_that_would_fail_every_call_refuses_to_start(env, error):
     # fallback (no time left for backends) or get a 413 (no body fits).
     with pytest.raises(ValueError, match=error):
         Settings.from_env({"AUTH_MODES": "none", **env})
+
+
+def test_every_wrong_setting_is_named_at_once():
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env(
+            {
+                "WEBHOOK_TIMEOUT_S": "60",
+                "WEBHOOK_SAFETY_MARGIN_S": "9",
+                "MAX_REQUEST_BYTES": "1",
+                "REPLAY_TTL_S": "x",
+            }
+        )
+    assert raised.value.problems == [
+        "WEBHOOK_TIMEOUT_S must be between 0 and 30, got '60'",
+        "MAX_REQUEST_BYTES must be at least 1024, got '1'",
+        "REPLAY_TTL_S must be a number, got 'x'",
+    ]  # and no word on the margin: it is only compared with a timeout that could be read
 
 
 def test_settings_at_their_bounds_are_accepted():

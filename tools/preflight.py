@@ -50,7 +50,7 @@ def check():
     root.setLevel(logging.WARNING)
     errors = []
     try:
-        from handlers import app  # Settings.from_env runs here: its first mistake stops it
+        from handlers import app  # Settings.from_env runs here: its mistakes, all named, stop it
 
         app.check_configuration()
     except ValueError as err:
