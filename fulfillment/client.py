@@ -107,7 +107,7 @@ def _read_config(name, env, *, demo=True):
         if (env.get("DEMO_STORE") or "").strip().lower() == "off":
             return BackendConfig(
                 name,
-                problem=f"backend {name!r} has no URL: set {prefix}URL (DEMO_STORE=off disables the demo store)",
+                problem=f"{prefix}URL is not set (DEMO_STORE=off disables the demo store)",
                 missing_url=True,
             )
         if not demo:
@@ -117,7 +117,7 @@ def _read_config(name, env, *, demo=True):
         except Exception as err:  # the demo store is optional; any failure means "not there"
             return BackendConfig(
                 name,
-                problem=f"backend {name!r} has no URL ({prefix}URL) and the demo store failed: {err!r}",
+                problem=f"{prefix}URL is not set and the demo store failed: {err!r}",
             )
         auth, attribute = DEMO_CREDENTIALS.get(name, ("none", None))
         base_url = str(store.url).rstrip("/")

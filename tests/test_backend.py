@@ -722,7 +722,7 @@ def test_a_backend_without_a_url_is_a_warning_at_start_and_unavailable_at_the_ca
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
         (
             "WARNING",
-            "backend 'bank' cannot be called: backend 'bank' has no URL: set BACKEND_BANK_URL "
+            "backend 'bank' cannot be called: BACKEND_BANK_URL is not set "
             "(DEMO_STORE=off disables the demo store)",
         )
     ]

@@ -91,7 +91,7 @@ def test_a_backend_left_without_a_url_is_a_warning_only():
     result = run(**settings)
 
     assert result.returncode == 0, result.stderr
-    assert "preflight: warning: backend 'bank' cannot be called: backend 'bank' has no URL" in result.stderr
+    assert "preflight: warning: backend 'bank' cannot be called: BACKEND_BANK_URL is not set" in result.stderr
 
 
 def test_a_python_older_than_the_service_needs_skips_the_check(monkeypatch, capsys):
