@@ -1,10 +1,10 @@
 """The least a webhook call without backend work can do and still do what the issues ask.
 
-Not the service: a measuring stick for ``percall.py``. It skips the router, the error policy,
-the auth check, the call context and the stdlib logging record, and keeps only the work every
-call must do: read the body, decode and validate it against the WebhookRequest schema, run the
-tag's handler, render and size-check the WebhookResponse, and write one JSON summary line with
-the fields issue 6 names. Its CPU per call, next to ``main.py``'s and bare functions-framework's,
+Not the service: a measuring stick for ``percall.py`` and for scenario 1 of ``run.py``. It
+skips the router, the error policy, the auth check, the call context and the stdlib logging
+record, and keeps only the work every call must do: read the body, decode and validate it
+against the WebhookRequest schema, run the tag's handler, render and size-check the
+WebhookResponse, and write one JSON summary line with the fields issue 6 names. Its CPU per call, next to ``main.py``'s and bare functions-framework's,
 says how much of the service's cost is removable overhead and how much is the work itself.
 """
 

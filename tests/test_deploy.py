@@ -307,7 +307,8 @@ def test_flags_win_over_the_env_file_and_threads_follow_concurrency(deploy):
 
 def test_env_file_values_stay_literal(deploy):
     deploy.env_file.write_text(
-        BASE_ENV_FILE + "CUSTOM_GREETING='$(touch pwned) `id` \"q\"'\nexport WEBHOOK_TIMEOUT_S=8\nEMPTY_ONE=\n"
+        BASE_ENV_FILE
+        + "CUSTOM_GREETING='$(touch pwned) `id` \"q\"'\nexport WEBHOOK_TIMEOUT_S=8\nEMPTY_ONE=\n"
     )
 
     result = deploy()
