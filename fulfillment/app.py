@@ -43,6 +43,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -96,7 +97,14 @@ class WebhookApp:
     """A registry of tag handlers, and the code that serves one webhook call."""
 
     def __init__(self, *, settings=None, authenticator=None, version=__version__):
-        self.settings = settings or Settings.from_env()
+        if settings is None:
+            try:
+                settings = Settings.from_env()
+            except ConfigurationError as err:
+                # The service will not start: name the wrong LOG_* and AUTH_* settings in
+                # the same breath, not one deploy attempt later.
+                raise ConfigurationError(err.problems + _log_and_auth_problems(os.environ)) from None
+        self.settings = settings
         self.version = version
         self._handlers = {}
         self._authenticator = authenticator
@@ -161,7 +169,10 @@ class WebhookApp:
 
     def start(self):
         """Check the configuration and say how the service runs. Call once at start-up."""
-        logs.configure(self.settings.env)
+        try:
+            logs.configure(self.settings.env)
+        except ValueError:
+            logs.configure({})  # the defaults, while check_configuration names what is wrong
         self.check_configuration()
         log.info(
             "%s %s serving %d tags; %s; webhook budget %.2f s; dates in %s",
@@ -181,15 +192,8 @@ class WebhookApp:
         zone is logged as an ERROR, a backend left without a URL as a WARNING.
         ``tools.preflight`` runs this before a deploy; ``start`` runs it at every start.
         """
-        problems = []
-        try:
-            logs.read_settings(self.settings.env)
-        except ValueError as err:
-            problems.append(str(err))
-        try:
-            self.authenticator  # noqa: B018 - built now: a wrong AUTH_* setting stops the start
-        except ValueError as err:
-            problems.append(str(err))
+        # The authenticator is built now: a wrong AUTH_* setting stops the start.
+        problems = _log_and_auth_problems(self.settings.env, lambda: self.authenticator)
         check_backends()
         clock.zone()  # a zone that cannot be loaded is logged, and dates stay UTC
         if problems:
@@ -392,6 +396,24 @@ class WebhookApp:
             "status": "ok",
             "tags": list(self.tags),
         }
+
+
+def _log_and_auth_problems(env, build_authenticator=None):
+    """One sentence for each wrong ``LOG_*`` or ``AUTH_*`` setting in ``env``."""
+    if build_authenticator is None:
+
+        def build_authenticator():
+            from fulfillment.auth import Authenticator
+
+            return Authenticator.from_env(env)
+
+    problems = []
+    for check in (lambda: logs.read_settings(env), build_authenticator):
+        try:
+            check()
+        except ValueError as err:
+            problems.append(str(err))
+    return problems
 
 
 def _read_unframed_body(environ, limit):

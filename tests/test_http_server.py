@@ -114,3 +114,32 @@ def test_a_setting_out_of_range_refuses_to_start(name, value, error):
     )  # fmt: skip
     assert process.returncode != 0
     assert error in (process.stderr + process.stdout).decode()
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"WEBHOOK_TIMEOUT_S": "abc", "LOG_LEVEL": "loud", "AUTH_MODES": "bogus"},  # stops in Settings
+        {"LOG_LEVEL": "loud", "AUTH_MODES": "bogus"},  # stops in start()
+    ],
+    ids=["with-a-wrong-timeout", "logging-and-auth"],
+)
+def test_every_wrong_setting_is_named_when_the_start_is_refused(settings):
+    process = subprocess.run(
+        [sys.executable, "-m", "functions_framework", "--target", "webhook", "--source", "main.py",
+         "--port", str(free_port())],
+        cwd=ROOT,
+        env={**os.environ, **settings},
+        capture_output=True,
+        timeout=30,
+    )  # fmt: skip
+    assert process.returncode != 0
+    said = (process.stderr + process.stdout).decode()
+    refusal = said.strip().splitlines()[-1]  # the ConfigurationError, after its traceback
+    assert refusal.startswith("fulfillment.config.ConfigurationError: "), said
+    for error in [
+        "WEBHOOK_TIMEOUT_S must be a number, got 'abc'",
+        "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR; got 'LOUD'",
+        "AUTH_MODES: unknown mode 'bogus'",
+    ]:
+        assert (error in refusal) == (error.split()[0].rstrip(":") in settings), (error, refusal)

@@ -84,6 +84,20 @@ def test_a_setting_that_stops_the_start_is_an_error():
     assert "preflight: error: WEBHOOK_TIMEOUT_S must be between 0 and 30, got '45'" in result.stderr
 
 
+def test_a_setting_that_stops_the_start_is_named_with_the_logging_and_auth_ones():
+    result = run(
+        **{**PRODUCTION, "WEBHOOK_TIMEOUT_S": "45", "LOG_FORMAT": "txt", "AUTH_MODES": "id-token,oauth"}
+    )
+
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("preflight: error: ")]
+    assert errors == [
+        "preflight: error: WEBHOOK_TIMEOUT_S must be between 0 and 30, got '45'",
+        "preflight: error: LOG_FORMAT must be json or text; got 'txt'",
+        "preflight: error: AUTH_MODES: unknown mode 'oauth' (known: id-token, basic, header, none)",
+    ], result.stderr
+
+
 def test_a_backend_left_without_a_url_is_a_warning_only():
     settings = {**PRODUCTION}
     del settings["BACKEND_BANK_URL"]
