@@ -712,6 +712,20 @@ def test_the_check_at_start_leaves_the_demo_store_to_the_first_call(monkeypatch)
     assert started == [1]
 
 
+def test_a_demo_store_that_cannot_start_makes_its_backends_unavailable(monkeypatch, caplog):
+    # A fork that deleted demo_store/ but left DEMO_STORE on and a URL unset.
+    monkeypatch.setattr("fulfillment.client.DEMO_STORE_MODULE", "no_such_demo_store")
+    bank = backend_module.Backend("bank", client=Client(env={}))
+
+    with caplog.at_level(logging.ERROR, logger="fulfillment.backend"), pytest.raises(Unavailable):
+        bank.get_json("/accounts/1")
+
+    assert [r.getMessage() for r in caplog.records] == [
+        "backend 'bank' cannot be called: BACKEND_BANK_URL is not set and the demo store failed: "
+        "ModuleNotFoundError(\"No module named 'no_such_demo_store'\")"
+    ]
+
+
 def test_a_backend_without_a_url_is_a_warning_at_start_and_unavailable_at_the_call(caplog):
     # Perhaps this agent never calls it: said at start, without stopping anything.
     client = Client(env={"DEMO_STORE": "off"})
