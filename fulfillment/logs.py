@@ -203,9 +203,19 @@ class TextFormatter(logging.Formatter):
         fields = getattr(record, "fields", None)
         if fields:
             line += " " + " ".join(f"{k}={_short(v)}" for k, v in fields.items() if v not in (None, "", []))
+        # A tag or session id from a request may hold a line break: shown escaped, it cannot
+        # pass for a record of its own (a JSON line escapes it anyway). Only a traceback
+        # spans lines.
+        line = line.translate(_LINE_BREAKS)
         if record.exc_info:
             line += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
         return line
+
+
+# Every character a terminal or str.splitlines takes as a line break or a control (an escape
+# sequence can move the cursor or erase a line), written as its escape; tabs are kept.
+_LINE_BREAKS = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F, 0x85) if code != 0x09}
+_LINE_BREAKS.update({0x0A: "\\n", 0x0D: "\\r", 0x2028: "\\u2028", 0x2029: "\\u2029"})
 
 
 def _short(value):

@@ -129,6 +129,17 @@ def test_text_format_is_one_readable_line():
     assert "\n" not in line and "INFO" in line and "[lookup-order]" in line and "latency_ms" in line
 
 
+def test_a_line_break_from_a_request_cannot_forge_a_text_line():
+    forged = "lookup-order\n12:00:00 ERROR   [admin] payment refunded\r\u2028\x0b\x1c\x85\x1b[2K"
+    record = logging.LogRecord("fulfillment.call", logging.INFO, __file__, 1, f"{forged} 200 ok", None, None)
+    record.fields = {"call": {"tag": forged, "session_id": forged}}
+    with logs.call_context(None, labels={"tag": forged}):
+        line = logs.TextFormatter().format(record)
+    assert line.splitlines() == [line]
+    assert "\x1b" not in line
+    assert "lookup-order\\n12:00:00 ERROR" in line and "\\r\\u2028\\x0b\\x1c\\x85\\x1b[2K" in line
+
+
 def test_configure_reads_level_and_format():
     handler = logs.configure({"LOG_LEVEL": "warning", "LOG_FORMAT": "text"})
     try:
