@@ -103,7 +103,8 @@ class WebhookApp:
             except ConfigurationError as err:
                 # The service will not start: name the wrong LOG_* and AUTH_* settings in
                 # the same breath, not one deploy attempt later.
-                raise ConfigurationError(err.problems + _log_and_auth_problems(os.environ)) from None
+                problems = _log_and_auth_problems(os.environ, lambda: _authenticator_from(os.environ))
+                raise ConfigurationError(err.problems + problems) from None
         self.settings = settings
         self.version = version
         self._handlers = {}
@@ -162,9 +163,7 @@ class WebhookApp:
     @property
     def authenticator(self):
         if self._authenticator is None:
-            from fulfillment.auth import Authenticator
-
-            self._authenticator = Authenticator.from_env(self.settings.env)
+            self._authenticator = _authenticator_from(self.settings.env)
         return self._authenticator
 
     def start(self):
@@ -398,15 +397,16 @@ class WebhookApp:
         }
 
 
-def _log_and_auth_problems(env, build_authenticator=None):
-    """One sentence for each wrong ``LOG_*`` or ``AUTH_*`` setting in ``env``."""
-    if build_authenticator is None:
+def _authenticator_from(env):
+    # Imported here: the auth module stays off the cold start until a call is checked.
+    from fulfillment.auth import Authenticator
 
-        def build_authenticator():
-            from fulfillment.auth import Authenticator
+    return Authenticator.from_env(env)
 
-            return Authenticator.from_env(env)
 
+def _log_and_auth_problems(env, build_authenticator):
+    """One sentence for each wrong ``LOG_*`` setting in ``env`` and each ``AUTH_*`` one
+    ``build_authenticator()`` raises for."""
     problems = []
     for check in (lambda: logs.read_settings(env), build_authenticator):
         try:

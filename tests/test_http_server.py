@@ -104,14 +104,7 @@ def test_a_broken_backend_is_named_at_start_and_the_other_tags_still_serve():
     ],
 )
 def test_a_setting_out_of_range_refuses_to_start(name, value, error):
-    process = subprocess.run(
-        [sys.executable, "-m", "functions_framework", "--target", "webhook", "--source", "main.py",
-         "--port", str(free_port())],
-        cwd=ROOT,
-        env={**os.environ, "AUTH_MODES": "none", name: value},
-        capture_output=True,
-        timeout=30,
-    )  # fmt: skip
+    process = start_with({"AUTH_MODES": "none", name: value})
     assert process.returncode != 0
     assert error in (process.stderr + process.stdout).decode()
 
@@ -125,14 +118,7 @@ def test_a_setting_out_of_range_refuses_to_start(name, value, error):
     ids=["with-a-wrong-timeout", "logging-and-auth"],
 )
 def test_every_wrong_setting_is_named_when_the_start_is_refused(settings):
-    process = subprocess.run(
-        [sys.executable, "-m", "functions_framework", "--target", "webhook", "--source", "main.py",
-         "--port", str(free_port())],
-        cwd=ROOT,
-        env={**os.environ, **settings},
-        capture_output=True,
-        timeout=30,
-    )  # fmt: skip
+    process = start_with(settings)
     assert process.returncode != 0
     said = process.stderr.decode()
     refusal = said.strip().splitlines()[-1]  # the ConfigurationError, after its traceback
@@ -143,3 +129,16 @@ def test_every_wrong_setting_is_named_when_the_start_is_refused(settings):
         "AUTH_MODES: unknown mode 'bogus'",
     ]:
         assert (error in refusal) == (error.split()[0].rstrip(":") in settings), (error, refusal)
+
+
+def start_with(settings):
+    """functions-framework started on the service with ``settings`` added to the environment,
+    run until it exits (a refused start) or 30 s pass."""
+    return subprocess.run(
+        [sys.executable, "-m", "functions_framework", "--target", "webhook", "--source", "main.py",
+         "--port", str(free_port())],
+        cwd=ROOT,
+        env={**os.environ, **settings},
+        capture_output=True,
+        timeout=30,
+    )  # fmt: skip
