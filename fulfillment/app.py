@@ -62,7 +62,7 @@ from fulfillment.errors import (
     RequestError,
     UnsupportedMediaType,
 )
-from fulfillment.request import WebhookRequest
+from fulfillment.request import WebhookRequest, _split_session
 from fulfillment.response import Response, encode, fit
 
 __version__ = "1.0.0"
@@ -217,6 +217,7 @@ class WebhookApp:
         try:
             body = parse_body(data)
         except SchemaViolation as err:
+            _identify_refused(data, summary)
             # The caller may read its own values back; the log keeps none of them.
             raise BadRequest(
                 f"not a WebhookRequest: {err}", logged=f"not a WebhookRequest: {_unquoted(err)}"
@@ -224,12 +225,7 @@ class WebhookApp:
         request = WebhookRequest(body)
         tag = summary["tag"] = request.tag
         handler = self._handlers.get(tag)
-        context = logs.current()
-        if context is not None:
-            context.labels["tag"] = tag
-            session_id = request.session_id
-            if session_id:
-                context.labels["session_id"] = session_id
+        _label_call(tag, request.session_id)
         with Deadline(self.settings.budget_s):
             if handler is not None and handler.side_effects and request.detect_intent_response_id:
                 from fulfillment.replay import StillRunning
@@ -462,6 +458,50 @@ def _describe(request, summary, allowed):
     params = request.session_params
     if params:
         summary["session_params"] = logs.redact_params(params, allowed)
+
+
+def _label_call(tag, session_id):
+    """Put the call's tag and session id on every line logged during it."""
+    context = logs.current()
+    if context is not None:
+        context.labels["tag"] = tag
+        if session_id:
+            context.labels["session_id"] = session_id
+
+
+# A refused body's identifiers are logged clipped: they were not checked, and one line
+# must not grow with whatever the body held.
+_REFUSED_ID_CHARS = 100
+
+
+def _identify_refused(data, summary):
+    """The tag, session id and turn a refused body names, in ``summary`` and the call's
+    labels: when the agent sends something we refuse, the team still finds the call by its
+    session. Identifiers only, read where they are strings; never a parameter or free text."""
+    try:
+        body = json.loads(data)
+    except Exception:  # not JSON at all (or nested too deeply): it names nothing
+        return
+    if body.__class__ is not dict:
+        return
+    info, session = body.get("fulfillmentInfo"), body.get("sessionInfo")
+    tag = _clipped(info.get("tag") if info.__class__ is dict else None)
+    name = session.get("session") if session.__class__ is dict else None
+    session_id = _clipped(_split_session(name)[2]) if name.__class__ is str else ""
+    if tag:
+        summary["tag"] = tag
+    for key, value in (
+        ("session_id", session_id),
+        ("detect_intent_response_id", _clipped(body.get("detectIntentResponseId"))),
+    ):
+        if value:
+            summary[key] = value
+    if tag or session_id:
+        _label_call(tag, session_id)
+
+
+def _clipped(value):
+    return value[:_REFUSED_ID_CHARS] if value.__class__ is str else ""
 
 
 def _unquoted(err):

@@ -164,7 +164,7 @@ def http_request(body, headers):
     from werkzeug.test import EnvironBuilder
     from werkzeug.wrappers import Request
 
-    data = json.dumps(body).encode()
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
     return Request(
         EnvironBuilder(
             method="POST", data=data, headers={"Content-Type": "application/json", **headers}
@@ -268,6 +268,58 @@ def test_a_bad_request_is_logged_without_the_values_it_quotes(captured):
         summary["call"]["error"] == 'not a WebhookRequest: sentimentAnalysisResult.score: not a number: "…"'
     )
     assert "jane" not in json.dumps(captured())
+
+
+def test_a_refused_call_is_still_found_by_its_tag_session_and_turn(captured):
+    webhook = WebhookApp(settings=Settings.from_env({"AUTH_MODES": "none"}))
+    body = cx_request("lookup-order", params={"email": "jane@example.com"}, response_id="turn-7")
+    body["sessionInfo"]["session"] = "projects/p/locations/global/agents/a/environments/e/sessions/sess-42"
+    body["sentimentAnalysisResult"] = {"score": "high"}  # a wrong type: refused
+
+    _, status, _ = webhook.handle_http(http_request(body, {}))
+
+    (summary,) = [line for line in captured() if line.get("call")]
+    assert status == 400 and summary["message"] == "lookup-order 400 bad-request"
+    assert summary[logs.LABELS] == {"tag": "lookup-order", "session_id": "sess-42"}
+    call = summary["call"]
+    assert (call["tag"], call["session_id"], call["detect_intent_response_id"]) == (
+        "lookup-order",
+        "sess-42",
+        "turn-7",
+    )
+    assert "jane" not in json.dumps(captured())  # identifiers only, never a parameter
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[1, 2]",
+        json.dumps({"fulfillmentInfo": {"tag": 7}, "sessionInfo": ["x"], "text": 1}).encode(),
+        json.dumps({"fulfillmentInfo": "lookup-order", "sessionInfo": {"session": None}, "text": 1}).encode(),
+    ],
+)
+def test_a_refused_body_names_only_the_identifiers_it_holds_as_strings(captured, body):
+    webhook = WebhookApp(settings=Settings.from_env({"AUTH_MODES": "none"}))
+
+    _, status, _ = webhook.handle_http(http_request(body, {}))
+
+    (summary,) = [line for line in captured() if line.get("call")]
+    assert status == 400 and summary["message"] == "POST 400 bad-request"
+    assert not {"tag", "session_id", "detect_intent_response_id"} & summary["call"].keys()
+    assert logs.LABELS not in summary
+
+
+def test_a_refused_bodys_identifiers_are_clipped(captured):
+    webhook = WebhookApp(settings=Settings.from_env({"AUTH_MODES": "none"}))
+    body = cx_request("t" * 5000)
+    body["sessionInfo"]["session"] = "projects/p/locations/global/agents/a/sessions/" + "s" * 5000
+    body["text"] = 1
+
+    webhook.handle_http(http_request(body, {}))
+
+    (summary,) = [line for line in captured() if line.get("call")]
+    assert summary["call"]["tag"] == "t" * 100 and summary["call"]["session_id"] == "s" * 100
 
 
 def test_backend_paths_lose_their_identifiers():
