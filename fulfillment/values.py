@@ -13,6 +13,7 @@ they cannot read, so a handler can ask again instead of failing.
 """
 
 import datetime
+import math
 import re
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -41,16 +42,21 @@ def as_text(value):
 
 
 def as_number(value):
+    """A number from a float, a ``@sys.unit-currency`` struct or a string (``"1,250.5"``);
+    ``None`` for anything else, and for NaN and the infinities."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, (int, float)):
-        return value
-    if isinstance(value, dict) and "amount" in value:
+        number = value
+    elif isinstance(value, dict) and "amount" in value:
         return as_number(value["amount"])
-    try:
-        return float(str(value).replace(",", "").strip())
-    except ValueError:
-        return None
+    else:
+        try:
+            number = float(str(value).replace(",", "").strip())
+        except ValueError:
+            return None
+    # "nan", "inf" and JSON's 1e999 are numbers to float(), never an amount or a count.
+    return number if isinstance(number, int) or math.isfinite(number) else None
 
 
 def _int(value):
@@ -66,7 +72,12 @@ def as_date(value):
         if isinstance(value, dict):
             return datetime.date(_int(value["year"]), _int(value["month"]), _int(value["day"]))
         if isinstance(value, str):
-            return datetime.date.fromisoformat(value.strip()[:10])
+            text = value.strip()
+            if len(text) <= 10:
+                return datetime.date.fromisoformat(text)
+            # A datetime ("2026-11-30T15:00:00Z") reads as its own calendar date, the one the
+            # caller said; the whole text must be one, so "2026-11-30 or so" is not a date.
+            return datetime.datetime.fromisoformat(text).date()
     except (KeyError, ValueError, TypeError, OverflowError):
         return None
     return None
