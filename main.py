@@ -16,7 +16,7 @@ sys.dont_write_bytecode = False
 
 import functions_framework  # noqa: E402
 
-from fulfillment.http import JSONAnswer, json_errors  # noqa: E402
+from fulfillment.http import JSONAnswer, json_errors, json_server_errors  # noqa: E402
 from handlers import app  # noqa: E402
 
 app.start()
@@ -28,6 +28,8 @@ gc.freeze()
 # Errors raised by the framework itself (unknown paths such as /favicon.ico, a broken chunked
 # body) answer JSON too, never an HTML page.
 json_errors(functions_framework.errorhandler)
+# And so do the requests gunicorn refuses before they reach the function (malformed HTTP).
+json_server_errors()
 
 
 @functions_framework.http

@@ -80,8 +80,7 @@ def json_errors(errorhandler):
     from werkzeug.exceptions import HTTPException  # already loaded by functions-framework
 
     def http_error(err):
-        code = (err.name or "error").lower().replace(" ", "-")
-        body = {"error": {"code": code, "message": err.description or err.name}}
+        body = {"error": {"code": _error_code(err.name), "message": err.description or err.name}}
         return JSONAnswer(encode(body), err.code or 500)
 
     def crash(err):
@@ -92,3 +91,39 @@ def json_errors(errorhandler):
     errorhandler(HTTPException)(http_error)
     errorhandler(500)(crash)
     errorhandler(Exception)(crash)
+
+
+def json_server_errors():
+    """Make the answers gunicorn writes itself JSON errors too.
+
+    A request gunicorn cannot parse (a Content-Length that is not a number, a broken request
+    line, a header line too long) never reaches Flask: gunicorn answers it with an HTML page,
+    through ``gunicorn.util.write_error``, the one place it writes those answers. That
+    function is replaced here by one that writes the same status as our JSON error. Without
+    gunicorn (functions-framework's ``--debug`` server, Windows), or with a gunicorn that no
+    longer has it, nothing changes. (gunicorn is imported before serving anyway: importing
+    it here moves ~2 ms of cold start earlier, it adds none.)
+    """
+    try:
+        from gunicorn import util
+    except ImportError:
+        return False
+    write_nonblock = getattr(util, "write_nonblock", None)
+    if write_nonblock is None or not hasattr(util, "write_error"):
+        return False
+
+    def write_error(sock, status_int, reason, mesg):
+        body = encode({"error": {"code": _error_code(reason), "message": mesg or reason}})
+        head = (
+            f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        write_nonblock(sock, head.encode("latin-1") + body)
+
+    util.write_error = write_error
+    return True
+
+
+def _error_code(name):
+    """``"Request Entity Too Large"`` → ``"request-entity-too-large"``."""
+    return (name or "error").lower().replace(" ", "-")

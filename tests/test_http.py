@@ -137,3 +137,12 @@ def test_unknown_fields_and_snake_case_are_accepted(client):
     odd["messages"][0]["source"] = "VIRTUAL_AGENT"
     odd["fulfillment_info"] = odd.pop("fulfillmentInfo")
     assert_valid_response(post(client, odd).data)
+
+
+def test_without_gunicorn_its_error_pages_are_left_alone(monkeypatch):
+    import sys
+
+    from fulfillment.http import json_server_errors
+
+    monkeypatch.setitem(sys.modules, "gunicorn", None)  # as on Windows, or another server
+    assert json_server_errors() is False

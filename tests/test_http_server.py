@@ -75,6 +75,24 @@ def test_a_refusal_does_not_wait_for_the_upload_it_refuses(service, head, status
     assert answer[0] == status
 
 
+@pytest.mark.parametrize(
+    "raw, status",
+    [
+        (HEAD + b"Content-Length: abc\r\n\r\n{}", 400),  # gunicorn: InvalidHeader
+        (b"NOT A REQUEST LINE\r\n\r\n", 400),  # InvalidRequestLine
+        (b"POST / HTTP/9.9\r\nHost: webhook\r\n\r\n", 400),  # InvalidHTTPVersion
+        (HEAD + b"X-Long: " + b"x" * 10000 + b"\r\n\r\n", 431),  # LimitRequestHeaders
+    ],
+    ids=["content-length", "request-line", "version", "header-size"],
+)
+def test_requests_gunicorn_refuses_itself_get_a_json_error_not_an_html_page(service, raw, status):
+    got_status, headers, body = service.exchange(raw)
+    assert got_status == status
+    assert headers["content-type"] == "application/json" and headers["connection"] == "close"
+    error = json.loads(body)["error"]
+    assert error["code"] and error["message"]
+
+
 # --- start-up ------------------------------------------------------------------------------
 
 
