@@ -505,8 +505,13 @@ def _clipped(value):
 
 
 def _unquoted(err):
-    """``err``'s message with each value it quotes (a JSON string) replaced by ``"…"``."""
-    return re.sub(r'"(?:[^"\\]|\\.)*"', '"…"', str(err))
+    """``err``'s message with each value it quotes replaced by ``…``: a JSON string, and the
+    number of an out-of-range float or enum (a card number fits in either field)."""
+    return _OUT_OF_RANGE_NUMBER.sub("…", _QUOTED_STRING.sub('"…"', str(err)))
+
+
+_QUOTED_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_OUT_OF_RANGE_NUMBER = re.compile(r"[-+.\w…]+(?= is out of range)")
 
 
 def _digest(body):

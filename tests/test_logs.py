@@ -270,6 +270,26 @@ def test_a_bad_request_is_logged_without_the_values_it_quotes(captured):
     assert "jane" not in json.dumps(captured())
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"sentimentAnalysisResult": {"score": 4111111111111111e30}},  # past a 32-bit float
+        {"pageInfo": {"formInfo": {"parameterInfo": [{"displayName": "card", "state": 4111111111111111}]}}},
+    ],
+    ids=["float", "enum"],
+)
+def test_a_bad_request_is_logged_without_the_number_it_quotes(captured, body):
+    webhook = WebhookApp(settings=Settings.from_env({"AUTH_MODES": "none"}))
+
+    answer, status, _ = webhook.handle_http(http_request(body, {}))
+
+    # The caller reads its own number back (the float as 4.111111111111111e+45).
+    assert status == 400 and b"4111111111111111" in answer.replace(b".", b"")
+    (summary,) = [line for line in captured() if line.get("call")]
+    assert "… is out of range" in summary["call"]["error"]
+    assert "41111" not in json.dumps(captured()).replace(".", "")
+
+
 def test_a_refused_call_is_still_found_by_its_tag_session_and_turn(captured):
     webhook = WebhookApp(settings=Settings.from_env({"AUTH_MODES": "none"}))
     body = cx_request("lookup-order", params={"email": "jane@example.com"}, response_id="turn-7")
