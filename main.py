@@ -21,15 +21,15 @@ from handlers import app  # noqa: E402
 
 app.start()
 
-# Everything loaded so far lives as long as the process: keep the garbage collector from
-# walking it again after every few thousand allocations of a webhook call.
-gc.freeze()
-
 # Errors raised by the framework itself (unknown paths such as /favicon.ico, a broken chunked
 # body) answer JSON too, never an HTML page.
 json_errors(functions_framework.errorhandler)
 # And so do the requests gunicorn refuses before they reach the function (malformed HTTP).
 json_server_errors()
+
+# Everything loaded so far lives as long as the process: keep the garbage collector from
+# walking it again after every few thousand allocations of a webhook call.
+gc.freeze()
 
 
 @functions_framework.http
