@@ -488,14 +488,13 @@ def _identify_refused(data, summary):
     tag = _clipped(info.get("tag") if info.__class__ is dict else None)
     name = session.get("session") if session.__class__ is dict else None
     session_id = _clipped(_split_session(name)[2]) if name.__class__ is str else ""
+    turn = _clipped(body.get("detectIntentResponseId"))
     if tag:
         summary["tag"] = tag
-    for key, value in (
-        ("session_id", session_id),
-        ("detect_intent_response_id", _clipped(body.get("detectIntentResponseId"))),
-    ):
-        if value:
-            summary[key] = value
+    if session_id:
+        summary["session_id"] = session_id
+    if turn:
+        summary["detect_intent_response_id"] = turn
     if tag or session_id:
         _label_call(tag, session_id)
 
