@@ -208,7 +208,8 @@ class WebhookApp:
         """
         if not isinstance(body, dict):
             raise BadRequest("the request body must be a JSON object")
-        with backend_calls():  # as over HTTP: what went wrong in it may be forgotten
+        # As over HTTP: one budget for the call; what went wrong in it may be forgotten.
+        with Deadline(self.settings.budget_s), backend_calls():
             answer, _ = self._serve(encode(body), {})
         return _decode(answer)
 
@@ -226,24 +227,23 @@ class WebhookApp:
         tag = summary["tag"] = request.tag
         handler = self._handlers.get(tag)
         _label_call(tag, request.session_id)
-        with Deadline(self.settings.budget_s):
-            if handler is not None and handler.side_effects and request.detect_intent_response_id:
-                from fulfillment.replay import StillRunning
+        if handler is not None and handler.side_effects and request.detect_intent_response_id:
+            from fulfillment.replay import StillRunning
 
-                key = (request.detect_intent_response_id, request.tag, _digest(body))
-                try:
-                    (answer, outcome), replayed = self._replay_cache().run(
-                        key, lambda: self._answer(request, handler)
-                    )
-                except StillRunning:
-                    # Acting beside the first call could act twice: act not, and say that
-                    # what the first call does is not known yet (never "try again").
-                    reply = Response(UNCONFIRMED.format(system="our system")).with_outcome("timeout")
-                    answer, outcome = self._render(request, handler, reply)
-                    replayed = False
-                summary["replayed"] = replayed
-            else:
-                answer, outcome = self._answer(request, handler)
+            key = (request.detect_intent_response_id, request.tag, _digest(body))
+            try:
+                (answer, outcome), replayed = self._replay_cache().run(
+                    key, lambda: self._answer(request, handler)
+                )
+            except StillRunning:
+                # Acting beside the first call could act twice: act not, and say that
+                # what the first call does is not known yet (never "try again").
+                reply = Response(UNCONFIRMED.format(system="our system")).with_outcome("timeout")
+                answer, outcome = self._render(request, handler, reply)
+                replayed = False
+            summary["replayed"] = replayed
+        else:
+            answer, outcome = self._answer(request, handler)
         summary["outcome"] = outcome
         return answer, request
 
@@ -309,7 +309,12 @@ class WebhookApp:
             if execution_id:
                 labels = {logs.EXECUTION_ID_LABEL: execution_id[:64]}
         trace = logs.trace_headers(environ)
-        with logs.call_context(trace, project=self._project, labels=labels), backend_calls() as calls:
+        # The budget starts before the auth check: fetching Google's keys spends it too.
+        with (
+            Deadline(self.settings.budget_s),
+            logs.call_context(trace, project=self._project, labels=labels),
+            backend_calls() as calls,
+        ):
             status = 200
             try:
                 authenticator = self.authenticator

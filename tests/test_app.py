@@ -225,6 +225,28 @@ def test_handlers_run_under_the_webhook_deadline(webhook):
     assert 0 < seen[0] <= webhook.settings.budget_s
 
 
+def test_the_auth_check_spends_the_same_budget():
+    # Fetching Google's keys on a cold instance takes time Dialogflow is already counting: the
+    # handler must get what is left, not a fresh budget.
+    from fulfillment import deadline
+    from tests.test_logs import http_request
+
+    class SlowAuthenticator:
+        open = False
+
+        def check(self, headers):
+            time.sleep(0.3)
+            return "slow"
+
+    settings = Settings.from_env({"AUTH_MODES": "none", "WEBHOOK_TIMEOUT_S": "1.5"})
+    webhook = WebhookApp(settings=settings, authenticator=SlowAuthenticator())
+    seen = []
+    webhook.tag("time")(lambda request: seen.append(deadline.remaining()))
+    _, status, _ = webhook.handle_http(http_request(cx_request("time"), {}))
+    assert status == 200
+    assert 0 < seen[0] <= settings.budget_s - 0.3
+
+
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e999"])
 def test_a_budget_that_is_no_number_refuses_to_start(value):
     # "nan" parses as a float, and a NaN budget would bound nothing: a hung backend then
