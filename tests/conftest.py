@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-CONTRACT_EXAMPLES = SHARED / "contract" / "examples"
+# Google's own example bodies of the contract (see its README.md), kept in the repository.
+CONTRACT_EXAMPLES = ROOT / "tests" / "fixtures" / "contract"
 EXAMPLES = ROOT / "examples"
 
 MAX_RESPONSE_BYTES = 64 * 1024

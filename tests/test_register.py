@@ -29,9 +29,7 @@ URI = "https://us-central1-my-project.cloudfunctions.net/cx-webhook"
 PAGE = f"{AGENT}/flows/flow-1/pages/page-1"
 PAGE_URL = f"{API}/{PAGE}"
 SECRET = f"projects/{PROJECT}/secrets/cx-webhook-basic/versions/latest"
-CONTRACT_EXAMPLES = (
-    Path(__file__).resolve().parents[2] / "shared" / "contract" / "examples" / "webhook_resource"
-)
+CONTRACT_EXAMPLES = Path(__file__).resolve().parent / "fixtures" / "contract" / "webhook_resource"
 
 
 class TokenCredentials(Credentials):

@@ -28,13 +28,12 @@ from fulfillment import _validate
 from fulfillment._validate import MAX_DEPTH, SchemaViolation, parse_body
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-EXAMPLES = SHARED / "contract" / "examples"
+EXAMPLES = REPO / "tests" / "fixtures" / "contract"
 VALID_REQUESTS = sorted(
     [
         *(EXAMPLES / "cx_requests").glob("*.json"),
         *(EXAMPLES / "synthetic").glob("request_*.json"),
-        SHARED / "bench" / "cx_request.json",
+        EXAMPLES / "synthetic" / "bench_cx_request.json",
     ]
 )
 
