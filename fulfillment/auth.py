@@ -277,7 +277,8 @@ def _parse_jwt(token):
     try:
         header = json.loads(header_bytes)
         claims = json.loads(claims_bytes)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: "[[[[…" nests deeper than the interpreter allows, within MAX_TOKEN_CHARS.
         raise _Refusal("malformed token (bad JSON)") from None
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise _Refusal("malformed token (header or claims not a JSON object)")
@@ -535,7 +536,7 @@ class GoogleSigningKeys:
             raise KeysUnavailable(f"HTTP {status}")
         try:
             document = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise KeysUnavailable("response is not JSON") from None
         if not isinstance(document, dict):
             raise KeysUnavailable("response is not a JSON object of certificates")

@@ -220,6 +220,8 @@ ID_TOKEN_REFUSALS = [
     ("padded base64", lambda: bearer("eyJhbGciOiJSUzI1NiJ9.eyJhIjoxfQ==.c2ln"), 401, "bad base64"),
     ("bad JSON", lambda: bearer("eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.c2ln"), 401, "bad JSON"),
     ("JSON not an object", lambda: bearer("WzFd.eyJhIjoxfQ.c2ln"), 401, "not a JSON object"),
+    # 3000 "[" fit in a token and nest deeper than json's recursion limit: once a 500.
+    ("JSON nested too deeply", lambda: bearer(f"{'W1tb' * 1000}.eyJhIjoxfQ.c2ln"), 401, "bad JSON"),
     ("too long", lambda: bearer("a" * 9000 + ".b.c"), 401, "too long"),
     (
         "alg none",
@@ -531,10 +533,20 @@ def test_stale_keys_serve_while_another_request_refreshes(id_auth, google, clock
         ({"error": requests.Timeout("read timed out")}, "Timeout"),
         ({"body": "<html>oops</html>"}, "not JSON"),
         ({"body": "[1, 2]"}, "not a JSON object"),
+        ({"body": "[" * 100_000}, "not JSON"),
         ({"body": json.dumps({"k1": "not a certificate", "k2": 42})}, "no usable RSA certificate"),
         ({"body": json.dumps({"ec": ec_certificate_pem()})}, "no usable RSA certificate"),
     ],
-    ids=["http-500", "connection-refused", "timeout", "html", "json-list", "garbage-certs", "ec-cert"],
+    ids=[
+        "http-500",
+        "connection-refused",
+        "timeout",
+        "html",
+        "json-list",
+        "json-too-deep",
+        "garbage-certs",
+        "ec-cert",
+    ],
 )
 def test_no_keys_at_all_is_503_auth_unavailable(id_auth, google, auth_log, failure, detail):
     for name, value in failure.items():
