@@ -77,6 +77,25 @@ class BackendConfig:
         return "BACKEND_" + name.upper().replace("-", "_") + "_"
 
 
+# RFC 9110's token characters: what a header name may be made of.
+_HEADER_NAME_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+
+
+def _is_http_url(url):
+    """An http(s) URL with a host that can be looked up and a port that can be dialled."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError when out of range or not a number
+        (parts.hostname or "").encode("idna")
+    except (ValueError, UnicodeError):
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 def _origin(url):
     from urllib.parse import urlsplit
 
@@ -93,8 +112,6 @@ def _demo_store():
 def _read_config(name, env, *, demo=True):
     """``name``'s ``BackendConfig`` from ``env``. Without a URL, the embedded demo store,
     started here; with ``demo=False``, ``None`` instead (resolved on first use)."""
-    from urllib.parse import urlsplit
-
     prefix = BackendConfig.env_prefix(name)
     try:
         timeout_s = number(env, prefix + "TIMEOUT_S", DEFAULT_TIMEOUT_S, float)
@@ -134,7 +151,7 @@ def _read_config(name, env, *, demo=True):
             demo=True,
         )
 
-    if urlsplit(base_url).scheme not in ("http", "https") or not urlsplit(base_url).netloc:
+    if not _is_http_url(base_url):
         # The value is not echoed: a mistyped URL may still carry a password.
         return BackendConfig(name, problem=f"{prefix}URL is not an http(s) URL")
     auth = (env.get(prefix + "AUTH") or "none").strip().lower()
@@ -145,12 +162,19 @@ def _read_config(name, env, *, demo=True):
     key = (env.get(prefix + "KEY") or "").strip()
     if auth in ("api-key", "bearer") and not key:
         return BackendConfig(name, problem=f"{prefix}AUTH={auth} needs {prefix}KEY")
+    if not (key.isascii() and key.isprintable()):
+        # A line break inside it would end the header early (the request is refused); the
+        # key itself is never shown.
+        return BackendConfig(name, problem=f"{prefix}KEY holds a control or non-ASCII character")
+    key_header = (env.get(prefix + "KEY_HEADER") or "X-API-Key").strip()
+    if not _HEADER_NAME_CHARS.issuperset(key_header):
+        return BackendConfig(name, problem=f"{prefix}KEY_HEADER {key_header!r} is not a header name")
     return BackendConfig(
         name,
         base_url=base_url,
         auth=auth,
         key=key,
-        key_header=(env.get(prefix + "KEY_HEADER") or "X-API-Key").strip(),
+        key_header=key_header,
         # Cloud Run checks the audience against the service URL, which has no path.
         audience=(env.get(prefix + "AUDIENCE") or "").strip() or _origin(base_url),
         timeout_s=timeout_s,

@@ -244,7 +244,8 @@ def _request_head(method, target, host, headers, body):
         if not _TOKEN.fullmatch(name):
             raise ValueError(f"Invalid header name {name!r}")
         if _UNSAFE_IN_VALUE.search(value):
-            raise ValueError(f"Invalid header value {value!r}")
+            # Never the value: it may be a credential.
+            raise ValueError(f"Invalid value for header {name!r}: a line break or NUL")
         given.add(name.lower())
         lines.append(f"{name}: {value}")
     if "host" not in given:

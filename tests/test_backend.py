@@ -667,6 +667,41 @@ def test_invalid_settings_are_unavailable_not_a_crash(mocked, monkeypatch, name,
         store().get_json("/orders/ORD-1")
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("BACKEND_STORE_KEY", "sk_live_SECRET\nline2", "BACKEND_STORE_KEY holds a control or non-ASCII"),
+        ("BACKEND_STORE_KEY", "sk_live_SECRET€", "BACKEND_STORE_KEY holds a control or non-ASCII"),
+        ("BACKEND_STORE_KEY_HEADER", "X Api Key", "BACKEND_STORE_KEY_HEADER 'X Api Key' is not a header"),
+        ("BACKEND_STORE_URL", "https://user:SECRET@store.test:99999", "BACKEND_STORE_URL is not an http(s)"),
+        ("BACKEND_STORE_URL", "https://user:SECRET@store..test", "BACKEND_STORE_URL is not an http(s)"),
+    ],
+)
+def test_a_setting_no_request_could_carry_is_refused_without_showing_it(
+    mocked, monkeypatch, caplog, name, value, problem
+):
+    # Once, a key with a line break inside reached the request line builder, whose ValueError
+    # quoted the whole header, key and all, into the handler's logged traceback.
+    monkeypatch.setenv("BACKEND_STORE_AUTH", "bearer")
+    monkeypatch.setenv("BACKEND_STORE_KEY", "sk_live_SECRET")
+    monkeypatch.setenv(name, value)
+
+    with caplog.at_level(logging.DEBUG), pytest.raises(Unavailable) as caught:
+        store().get_json("/orders/ORD-1")
+
+    assert len(mocked.calls) == 0
+    assert problem in caplog.text
+    assert "SECRET" not in caplog.text and "SECRET" not in repr(caught.value)
+
+
+def test_a_header_value_the_transport_refuses_is_not_quoted():
+    from fulfillment.transport import _request_head
+
+    with pytest.raises(ValueError) as caught:
+        _request_head("GET", "/", "store.test", {"Authorization": "Bearer SECRET\r\nX: y"}, None)
+    assert "SECRET" not in str(caught.value) and "Authorization" in str(caught.value)
+
+
 def test_a_bad_configuration_is_logged_at_start_once(mocked, monkeypatch, caplog):
     monkeypatch.setenv("BACKEND_STORE_AUTH", "bearer")  # but no BACKEND_STORE_KEY
     store()  # declared, as a handler module does at import
