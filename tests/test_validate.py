@@ -182,7 +182,7 @@ def test_every_example_request_is_accepted(path):
 
 def test_example_requests_were_found():
     names = {p.name for p in VALID_REQUESTS}
-    assert "cx_request.json" in names and "request_all_fields_text_query.json" in names
+    assert "bench_cx_request.json" in names and "request_all_fields_text_query.json" in names
     assert len(names) >= 10
 
 
