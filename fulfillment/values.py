@@ -19,6 +19,8 @@ import re
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Not ZWNJ and ZWJ (U+200C, U+200D): Persian and Indic names and emoji need them.
 _ZERO_WIDTH = re.compile(r"[\u200b\u2060\ufeff]")
+# Every integer below 2**53 is exactly a float: what CX sends for an id or a count said aloud.
+_EXACT_FLOAT_INTS = 2**53
 _TIME_RE = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?\s*([ap]\.?m\.?)?\s*$", re.IGNORECASE)
 
 
@@ -31,8 +33,11 @@ def as_text(value):
     """
     if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):  # JSON's 1e999: no city, id or name is "inf"
+            return None
+        if value.is_integer() and abs(value) < _EXACT_FLOAT_INTS:
+            value = int(value)  # 1001.0 → "1001"; 1e300 stays "1e+300", not 301 digits
     if isinstance(value, (int, float, str)):
         text = str(value)
         if not text.isprintable():  # rare: a line break, a control or a zero-width character

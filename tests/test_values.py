@@ -109,6 +109,9 @@ def test_anything_else_is_not_a_number(value):
         (1001.0, "1001"),
         (1001.5, "1001.5"),
         (42, "42"),
+        (4155550123.0, "4155550123"),
+        (9007199254740991.0, "9007199254740991"),  # the largest a float holds exactly
+        (1e300, "1e+300"),  # not 301 digits of binary rounding
         ("  Dental   Cleaning\n", "Dental Cleaning"),
         ("ada\u200b@example.com", "ada@example.com"),
         ("Paris\u2028Texas", "Paris Texas"),
@@ -122,6 +125,9 @@ def test_scalars_read_as_one_line_of_text(value, text):
     assert as_text(value) == text
 
 
-@pytest.mark.parametrize("value", [None, True, "", "   \n", ["a"], {"a": 1}])
+# JSON's 1e999 parses as infinity: once read back as "the weather for inf".
+@pytest.mark.parametrize(
+    "value", [None, True, "", "   \n", ["a"], {"a": 1}, float("inf"), -float("inf"), float("nan")]
+)
 def test_structures_and_blanks_are_not_text(value):
     assert as_text(value) is None
