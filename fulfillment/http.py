@@ -113,6 +113,11 @@ def json_server_errors():
         return False
 
     def write_error(sock, status_int, reason, mesg):
+        if reason == "Bad Request" and status_int >= 500:
+            # gunicorn counts these as the client's errors (a Transfer-Encoding it does not
+            # support, 501) yet sends a 5xx status with "Bad Request" as its reason: the
+            # request is malformed, and malformed requests answer 400 here.
+            status_int = 400
         body = encode({"error": {"code": _error_code(reason), "message": mesg or reason}})
         head = (
             f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"

@@ -82,8 +82,10 @@ def test_a_refusal_does_not_wait_for_the_upload_it_refuses(service, head, status
         (b"NOT A REQUEST LINE\r\n\r\n", 400),  # InvalidRequestLine
         (b"POST / HTTP/9.9\r\nHost: webhook\r\n\r\n", 400),  # InvalidHTTPVersion
         (HEAD + b"X-Long: " + b"x" * 10000 + b"\r\n\r\n", 431),  # LimitRequestHeaders
+        # UnsupportedTransferCoding: gunicorn's client error, which it answers "501 Bad Request".
+        (HEAD + b"Transfer-Encoding: bogus\r\n\r\n{}", 400),
     ],
-    ids=["content-length", "request-line", "version", "header-size"],
+    ids=["content-length", "request-line", "version", "header-size", "transfer-coding"],
 )
 def test_requests_gunicorn_refuses_itself_get_a_json_error_not_an_html_page(service, raw, status):
     got_status, headers, body = service.exchange(raw)
@@ -91,6 +93,7 @@ def test_requests_gunicorn_refuses_itself_get_a_json_error_not_an_html_page(serv
     assert headers["content-type"] == "application/json" and headers["connection"] == "close"
     error = json.loads(body)["error"]
     assert error["code"] and error["message"]
+    assert error["code"] == ("bad-request" if status == 400 else "request-header-fields-too-large")
 
 
 # --- start-up ------------------------------------------------------------------------------
