@@ -79,10 +79,18 @@ class SchemaViolation(ValueError):
     return to the caller: it quotes at most ~40 characters of any value.
     """
 
-    def __init__(self, message, path=""):
+    def __init__(self, message, path="", logged_path=None):
         self.path = path
         self.message = message
+        # For logs: keys inside a free-form value (session parameters, a payload) are data
+        # the caller gave, not field names, and read as "…" here.
+        self.logged_path = path if logged_path is None else logged_path
         super().__init__(f"{path}: {message}" if path else message)
+
+    @property
+    def logged(self):
+        """``str(self)`` with the keys of free-form values left out."""
+        return f"{self.logged_path}: {self.message}" if self.logged_path else self.message
 
 
 class _Invalid(Exception):
@@ -93,6 +101,8 @@ class _Invalid(Exception):
         super().__init__(message)
         self.message = message
         self.parts = list(parts)
+        # How many of ``parts`` (innermost first) are keys inside a Struct or Value.
+        self.free_form = 0
 
 
 # --- JSON layer -----------------------------------------------------------------------------
@@ -164,7 +174,11 @@ def parse_body(data: bytes) -> dict:
     try:
         _check_message(body, ROOT, 1)
     except _Invalid as err:
-        raise SchemaViolation(err.message, _render_path(err.parts)) from None
+        raise SchemaViolation(
+            err.message,
+            _render_path(err.parts),
+            _render_path(err.parts[err.free_form :], hidden=err.free_form),
+        ) from None
     except RecursionError:
         # Unreachable with MAX_DEPTH far below the interpreter limit; a 400 beats a 500 anyway.
         raise SchemaViolation("the body is nested too deeply") from None
@@ -280,12 +294,20 @@ def _check_value_of_kind(kind, sub, value, depth):
             raise _too_deep()
         if cls is not dict:
             raise _Invalid(f"expected an object, got {_json_type(value)}")
-        _check_struct(value, depth + 1)
+        try:
+            _check_struct(value, depth + 1)
+        except _Invalid as err:
+            err.free_form = len(err.parts)
+            raise
         return value
     if kind == "value":
         if depth >= MAX_DEPTH:
             raise _too_deep()
-        _check_value(value, depth + 1)
+        try:
+            _check_value(value, depth + 1)
+        except _Invalid as err:
+            err.free_form = len(err.parts)
+            raise
         return value
     if kind == "repeated":
         return _check_list(value, sub, depth)
@@ -648,8 +670,9 @@ def _quote(text):
     return json.dumps(clipped, ensure_ascii=_has_lone_surrogate(clipped))
 
 
-def _render_path(parts):
-    """``parts`` innermost first -> 'messages[2].text.text[0]'."""
+def _render_path(parts, hidden=0):
+    """``parts`` innermost first -> 'messages[2].text.text[0]'; with ``hidden``, that many more
+    inner parts are shown as one '…' ('sessionInfo.parameters…')."""
     path = ""
     for part in reversed(parts):
         if part.__class__ is int:
@@ -658,4 +681,4 @@ def _render_path(parts):
             path += f".{part}" if path else part
         else:
             path += f"[{_quote(part)}]"
-    return path
+    return path + "…" if hidden else path

@@ -221,7 +221,7 @@ class WebhookApp:
             _identify_refused(data, summary)
             # The caller may read its own values back; the log keeps none of them.
             raise BadRequest(
-                f"not a WebhookRequest: {err}", logged=f"not a WebhookRequest: {_unquoted(err)}"
+                f"not a WebhookRequest: {err}", logged=f"not a WebhookRequest: {_unquoted(err.logged)}"
             ) from None
         request = WebhookRequest(body)
         tag = summary["tag"] = request.tag
@@ -508,10 +508,10 @@ def _clipped(value):
     return value[:_REFUSED_ID_CHARS] if value.__class__ is str else ""
 
 
-def _unquoted(err):
-    """``err``'s message with each value it quotes replaced by ``…``: a JSON string, and the
+def _unquoted(message):
+    """``message`` with each value it quotes replaced by ``…``: a JSON string, and the
     number of an out-of-range float or enum (a card number fits in either field)."""
-    return _OUT_OF_RANGE_NUMBER.sub("…", _QUOTED_STRING.sub('"…"', str(err)))
+    return _OUT_OF_RANGE_NUMBER.sub("…", _QUOTED_STRING.sub('"…"', message))
 
 
 _QUOTED_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')

@@ -290,6 +290,26 @@ def test_a_bad_request_is_logged_without_the_number_it_quotes(captured, body):
     assert "41111" not in json.dumps(captured()).replace(".", "")
 
 
+def test_a_bad_request_is_logged_without_the_keys_inside_a_parameter(captured):
+    # A free-form value nested past protobuf's depth limit: the caller's 400 names the path;
+    # the log names the parameter (the agent's own name) and none of the keys inside its value,
+    # which are whatever the caller gave.
+    webhook = WebhookApp(settings=Settings.from_env({"AUTH_MODES": "none"}))
+    nested = 1
+    for _ in range(120):
+        nested = [nested]
+    body = cx_request("lookup-order", params={"customer": {"ada_lovelace_078051120": nested}})
+
+    answer, status, _ = webhook.handle_http(http_request(body, {}))
+
+    assert status == 400 and b"ada_lovelace_078051120" in answer
+    (summary,) = [line for line in captured() if line.get("call")]
+    assert summary["call"]["error"].startswith(
+        "not a WebhookRequest: sessionInfo.parameters.customer…: nested too deeply"
+    )
+    assert "ada" not in json.dumps(captured())
+
+
 def test_a_refused_call_is_still_found_by_its_tag_session_and_turn(captured):
     webhook = WebhookApp(settings=Settings.from_env({"AUTH_MODES": "none"}))
     body = cx_request("lookup-order", params={"email": "jane@example.com"}, response_id="turn-7")

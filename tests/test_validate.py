@@ -877,3 +877,19 @@ def test_extension_names_are_recognised_as_json_format_does(name):
     from google.protobuf.json_format import _VALID_EXTENSION_NAME
 
     assert _validate._is_extension_name(name) == bool(_VALID_EXTENSION_NAME.match(name))
+
+
+def test_the_logged_path_hides_the_keys_inside_free_form_values():
+    nested = 1
+    for _ in range(120):
+        nested = [nested]
+    with pytest.raises(SchemaViolation) as caught:
+        parse_body(json.dumps({"payload": {"jane_doe_1970": nested}}).encode())
+    assert caught.value.path.startswith("payload.jane_doe_1970[0][0]")
+    assert caught.value.logged_path == "payload…"
+    assert caught.value.logged == "payload…: " + caught.value.message
+
+    # A field of the schema is no data: its path is logged whole.
+    with pytest.raises(SchemaViolation) as caught:
+        parse_body(b'{"sessionInfo": {"session": 7}}')
+    assert caught.value.logged == str(caught.value) == "sessionInfo.session: expected a string, got a number"
