@@ -390,11 +390,16 @@ class PooledAdapter(HTTPAdapter):
                 may_send_again = False
                 try:
                     connection = self._connect(origin, connect_timeout, verify, cert)
-                except ConnectFailed as failed:
+                except (
+                    ConnectFailed,
+                    requests.exceptions.ConnectTimeout,
+                    requests.exceptions.SSLError,
+                ) as failed:
                     if request.method in ("GET", "HEAD"):
                         raise
                     # The write went out once already and may have been acted on: not a
-                    # connection that "never opened" (which would make it look unsent).
+                    # connection that "never opened" or "timed out connecting" (either would
+                    # make it look unsent, and the client would send it again).
                     raise requests.exceptions.ConnectionError(err, request=request) from failed
             except BaseException:
                 connection.close()
@@ -447,6 +452,14 @@ class PooledAdapter(HTTPAdapter):
 
     def _connect(self, origin, connect_timeout, verify, cert):
         scheme, host, port, _ = origin
+        at = io_deadline.get()
+        if at is not None:
+            # Name lookup, TCP and TLS handshakes within what is left of the call, also when
+            # a dropped connection is opened again late in it.
+            left = at - time.monotonic()
+            connect_timeout = left if connect_timeout is None else min(connect_timeout, left)
+            if connect_timeout <= 0:
+                raise requests.exceptions.ConnectTimeout("no time left to connect")
         if scheme == "https":
             connection = http.client.HTTPSConnection(
                 host, port, timeout=connect_timeout, context=self._context(verify, cert)
@@ -756,6 +769,13 @@ def open_socket(address, timeout=None, source_address=None):
             if source_address:
                 sock.bind(source_address)
             sock.connect(sockaddr)
+            if end is not None:
+                # What follows on this socket (the TLS handshake) gets what is left, not the
+                # whole timeout again.
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("timed out")
+                sock.settimeout(left)
             return sock
         except OSError as err:
             sock.close()

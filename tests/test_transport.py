@@ -176,27 +176,35 @@ def test_a_write_closed_under_it_is_sent_again_only_with_an_idempotency_key(
     assert closing_server.accepted == (2 if sent_again else 1)
 
 
+@pytest.mark.parametrize("failure", ["refused", "connect-timeout", "tls"])
 def test_a_write_sent_again_on_a_connection_that_will_not_open_is_not_called_unsent(
-    closing_server, session, monkeypatch
+    closing_server, session, monkeypatch, failure
 ):
     import requests
 
     import fulfillment.transport
     from fulfillment.transport import ConnectFailed
 
+    error = {
+        "refused": ConnectFailed("connection refused"),
+        "connect-timeout": requests.exceptions.ConnectTimeout("timed out"),
+        "tls": requests.exceptions.SSLError("handshake failed"),
+    }[failure]
+
     monkeypatch.setattr(fulfillment.transport, "_dropped", lambda connection: False)  # the race
     headers = {"Idempotency-Key": "k-2"}
     assert session.post(closing_server.url + "/a", json={}, headers=headers, timeout=2).json() == {}
     time.sleep(0.05)  # the first connection is gone; and now no new one will open:
 
-    def refused(self, *args):
-        raise ConnectFailed("connection refused")
+    def will_not_open(self, *args):
+        raise error
 
-    monkeypatch.setattr(fulfillment.transport.PooledAdapter, "_connect", refused)
+    monkeypatch.setattr(fulfillment.transport.PooledAdapter, "_connect", will_not_open)
     with pytest.raises(requests.exceptions.ConnectionError) as caught:
         session.post(closing_server.url + "/a", json={}, headers=headers, timeout=2)
-    # It went out once on the old connection: "never connected" would make it look unsent.
-    assert not isinstance(caught.value, ConnectFailed)
+    # It went out once on the old connection: "never connected" or "timed out connecting"
+    # would make it look unsent, and the backend client would send it again.
+    assert type(caught.value) is requests.exceptions.ConnectionError
 
 
 class _ChattyServer(_LoopbackServer):
@@ -441,6 +449,50 @@ def test_https_read_is_bounded_by_the_deadline(tmp_path, session):
     finally:
         io_deadline.reset(token)
         server.close()
+
+
+@pytest.fixture
+def silent_tls_peer():
+    """Takes TCP connections (the kernel's backlog does) and never answers a TLS hello."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    yield f"https://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+
+
+def test_a_tls_handshake_is_bounded_by_the_deadline(silent_tls_peer, session):
+    import requests
+
+    from fulfillment.transport import io_deadline
+
+    token = io_deadline.set(time.monotonic() + 0.3)
+    started = time.monotonic()
+    try:
+        with pytest.raises(requests.exceptions.ConnectTimeout):
+            session.get(silent_tls_peer + "/x", timeout=5)
+        assert time.monotonic() - started < 1.0  # the 0.3 s deadline, not the 5 s timeout
+    finally:
+        io_deadline.reset(token)
+
+
+def test_a_slow_connect_leaves_the_tls_handshake_only_what_is_left(silent_tls_peer, session, monkeypatch):
+    # SYN retransmits can make a TCP connect take seconds; the handshake after it must not get
+    # the whole connect timeout again.
+    import socket
+
+    import requests
+
+    class SlowConnect(socket.socket):
+        def connect(self, address):
+            time.sleep(0.4)
+            return super().connect(address)
+
+    monkeypatch.setattr(socket, "socket", SlowConnect)
+    started = time.monotonic()
+    with pytest.raises(requests.exceptions.ConnectTimeout):
+        session.get(silent_tls_peer + "/x", timeout=0.6)
+    assert time.monotonic() - started < 0.9  # 0.6 s in all, not 0.4 s + 0.6 s
 
 
 def test_plain_read_is_bounded_by_the_timeout_outside_a_call(closing_server, session):
