@@ -19,9 +19,10 @@ from tests.served import Service, free_port
 
 
 class CertServer:
-    """Google's key endpoint, on loopback: serves the test key's certificate and counts fetches."""
+    """Google's key endpoint, on loopback: serves the test key's certificate and counts fetches.
+    With ``trickle_s``, one byte of the document at a time, that long apart."""
 
-    def __init__(self, *keys):
+    def __init__(self, *keys, trickle_s=0.0):
         document = json.dumps(auth_keys.certs_document(*keys)).encode()
         self.fetches = 0
         outer = self
@@ -34,7 +35,13 @@ class CertServer:
                 self.send_header("Cache-Control", "public, max-age=3600")
                 self.send_header("Content-Length", str(len(document)))
                 self.end_headers()
-                self.wfile.write(document)
+                if not trickle_s:
+                    self.wfile.write(document)
+                    return
+                for i in range(len(document)):
+                    self.wfile.write(document[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(trickle_s)
 
             def log_message(self, *args):
                 pass
@@ -86,6 +93,21 @@ def test_the_agents_id_token_gets_in_and_keys_are_fetched_once(id_token_service,
         assert response.status_code == 200
         assert_valid_response(response.content)
     assert certs.fetches == 1
+
+
+def test_a_key_fetch_that_trickles_in_ends_within_its_timeout():
+    # urllib's timeout bounds each socket read; a byte every 0.1 s would never trip it.
+    from fulfillment.auth import KeysUnavailable, http_get_json
+
+    server = CertServer(auth_keys.signing_key("k1"), trickle_s=0.1)
+    try:
+        started = time.monotonic()
+        with pytest.raises(KeysUnavailable, match=r"no whole answer within 0\.50 s"):
+            http_get_json(server.url, 0.5)
+        assert time.monotonic() - started < 0.8
+        assert server.fetches == 1
+    finally:
+        server.close()
 
 
 @pytest.mark.parametrize(
