@@ -102,11 +102,15 @@ class backend_calls:  # lower case: used like a function, ``with backend_calls()
     generator: it is entered on every webhook call.)
     """
 
-    __slots__ = ("_token", "records", "cached")
+    __slots__ = ("_token", "records", "cached", "answered_by")
 
     def __init__(self):
         self.records = []
         self.cached = []  # (client, key) of the answers this block put in the cache
+        # The spoken name of the backend whose answer was returned last in this call: the
+        # data a handler checks is, in practice, the answer it just received, so a failed
+        # check names the right system without every check having to say which.
+        self.answered_by = None
         self._token = None
 
     def __enter__(self):
@@ -330,8 +334,10 @@ class Backend:
         return self._checked(data, expect)
 
     def _checked(self, data, kind):
-        _answered_by.set(self.spoken_name)
-        return data if kind is None else expect(data, kind)
+        calls = _calls.get()
+        if calls is not None:
+            calls.answered_by = self.spoken_name
+        return data if kind is None else expect(data, kind, system=self.spoken_name)
 
     # --- machinery -------------------------------------------------------------------------
 
@@ -704,13 +710,14 @@ def _cause(err):
 
 # --- Shape checks for backend data -----------------------------------------------------------
 
-# The spoken name of the backend whose answer was returned last in this context: the data a
-# handler checks is, in practice, the answer it just received, so a failed check names the
-# right system without every check having to say which.
-_answered_by = contextvars.ContextVar("fulfillment_backend_answered_by", default=None)
+
+def _answered_by():
+    """Who gave the data a handler checks (see ``backend_calls.answered_by``)."""
+    calls = _calls.get()
+    return (calls.answered_by if calls is not None else None) or "our system"
 
 
-def expect(value, kind, what="the answer"):
+def expect(value, kind, what="the answer", *, system=None):
     """``value`` if it is a ``kind`` (a type or a tuple of types), else ``BadBackendData``.
 
         matches = expect(customers.get_json("/customers", params={"email": email}), list)
@@ -718,6 +725,8 @@ def expect(value, kind, what="the answer"):
     JSON-minded: ``bool`` is not an ``int``, and an ``int`` is a ``float``; an infinity, or an
     number beyond ±2**53, is no number at all. A ``str`` holds no control character (line
     breaks included) or direction override, and at most ``MAX_TEXT_CHARS`` characters.
+    ``system`` names who gave ``value`` in the error (by default, the backend that answered
+    last in this webhook call).
     """
     if _is_kind(value, kind):
         return value
@@ -726,9 +735,7 @@ def expect(value, kind, what="the answer"):
         got = "a number out of range"
     elif got == "str" and _is_kind("", kind):
         got = "text too long or with control characters"
-    raise BadBackendData(
-        f"{what} is {got}, expected {_kind_name(kind)}", system=_answered_by.get() or "our system"
-    )
+    raise BadBackendData(f"{what} is {got}, expected {_kind_name(kind)}", system=system or _answered_by())
 
 
 def field(data, name, kind, *, required=True):
@@ -745,7 +752,7 @@ def field(data, name, kind, *, required=True):
     if value is None or (value.__class__ is str and not value.strip()):  # "" or " " says nothing
         if not required:
             return None
-        raise BadBackendData(f"the answer has no {name!r}", system=_answered_by.get() or "our system")
+        raise BadBackendData(f"the answer has no {name!r}", system=_answered_by())
     return expect(value, kind, what=repr(name))
 
 

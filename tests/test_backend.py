@@ -399,10 +399,10 @@ def test_empty_text_counts_as_absent():
 
 def test_failed_checks_name_the_backend_that_answered(mocked):
     mocked.get(f"{STORE}/orders/ORD-1", json={"id": "ORD-1", "status": 7})
-    order = store().get_json("/orders/ORD-1")
-
-    with pytest.raises(BadBackendData) as caught:
-        field(order, "status", str)
+    with backend_calls():  # as in every webhook call
+        order = store().get_json("/orders/ORD-1")
+        with pytest.raises(BadBackendData) as caught:
+            field(order, "status", str)
 
     assert caught.value.system == "our order system"
     assert "'status' is int, expected str" in caught.value.detail
@@ -1282,3 +1282,15 @@ def test_requests_is_loaded_without_its_unused_encoding_detector():
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_a_failed_check_names_this_calls_backend_never_an_earlier_calls(mocked):
+    # functions-framework serves many calls on one thread: who answered the previous call must
+    # not be named for data this call got elsewhere.
+    mocked.get(f"{STORE}/orders/ORD-1", json={"id": "ORD-1"})
+    with backend_calls():
+        store().get_json("/orders/ORD-1")
+
+    with backend_calls(), pytest.raises(BadBackendData) as caught:
+        field({"id": "x"}, "status", str)
+    assert caught.value.system == "our system"
