@@ -351,7 +351,10 @@ class Backend:
         ):
             # Paths are built from caller input: refuse anything that could leave the backend's
             # tree or smuggle a query. Handlers pass query values in ``params``.
-            raise ValueError(f"backend path must be an absolute path without '..', '?' or '#': {path!r}")
+            # The path, redacted, is in the handler's logged traceback: never the caller's data.
+            raise ValueError(
+                f"backend path must be an absolute path without '..', '?' or '#': {redact_path(path)!r}"
+            )
         started = time.monotonic()
         attempts = 0
         status = None

@@ -552,9 +552,18 @@ def _loggable(value):
     )
 
 
-_ID_SEGMENT_RE = re.compile(r"[^/]*[\d@%][^/]*")
+# A segment kept in a logged path: a lowercase word, as collection names are ("orders",
+# "current-weather"), or an API version. Anything else may be caller data: an id, a username,
+# an email address, "a b", "True".
+_KEPT_SEGMENT_RE = re.compile(r"[a-z][a-z_-]{0,39}|v\d{1,2}")
 
 
 def redact_path(path):
-    """A backend path with its identifying segments replaced: ``/orders/:id/returns``."""
-    return _ID_SEGMENT_RE.sub(":id", path.split("?", 1)[0])
+    """A backend path with every segment that may identify someone replaced: ``/orders/:id/returns``.
+
+    (A caller's id made of lowercase letters only, a username say, reads as a collection name:
+    it is kept.)"""
+    return "/".join(
+        segment if not segment or _KEPT_SEGMENT_RE.fullmatch(segment) else ":id"
+        for segment in path.split("?", 1)[0].split("/")
+    )

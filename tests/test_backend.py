@@ -1013,6 +1013,14 @@ def test_paths_that_could_escape_are_refused(path):
         store().get_json(path)
 
 
+def test_a_refused_path_is_not_quoted_with_the_callers_data():
+    # A handler that puts what the caller said into a path unchecked gets this error, and its
+    # traceback is logged.
+    with pytest.raises(ValueError) as caught:
+        store().get_json("/members/Jane Doe?x")
+    assert "Jane" not in str(caught.value) and "/members/:id" in str(caught.value)
+
+
 def test_backend_names_map_to_environment_variables():
     with pytest.raises(ValueError):
         backend("Store")

@@ -366,6 +366,11 @@ def test_backend_paths_lose_their_identifiers():
     assert logs.redact_path("/orders/ORD-1001/returns") == "/orders/:id/returns"
     assert logs.redact_path("/customers?email=jane@example.com") == "/customers"
     assert logs.redact_path("/accounts/ACC-12345678/transactions") == "/accounts/:id/transactions"
+    # Ids without a digit: once logged as they came.
+    assert logs.redact_path("/members/a b") == "/members/:id"
+    assert logs.redact_path("/members/True/points") == "/members/:id/points"
+    assert logs.redact_path("/customers/Jane.Doe") == "/customers/:id"
+    assert logs.redact_path("/v1/weather/current") == "/v1/weather/current"
 
 
 @pytest.mark.parametrize("unbuffered", ["1", ""], ids=["PYTHONUNBUFFERED", "buffered"])
