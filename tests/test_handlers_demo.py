@@ -179,7 +179,9 @@ def test_every_tag_has_an_example(app):
 def test_every_example_is_answered_with_the_sample_data(client, path):
     body = dated_from_today(json.loads(path.read_text()))
     assert body["fulfillmentInfo"]["tag"] == path.stem
-    pattern, expected_params = example_expectations()[path.stem]
+    expectations = example_expectations()
+    assert path.stem in expectations, f"say in example_expectations() what {path.name} should answer"
+    pattern, expected_params = expectations[path.stem]
 
     answer = ask(client, body)
 

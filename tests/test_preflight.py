@@ -11,12 +11,17 @@ from pathlib import Path
 
 import pytest
 
+import handlers  # noqa: F401 - declares the backends the tags call
+from fulfillment.backend import _declared
+from fulfillment.client import BackendConfig
 from tools import preflight
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# What deploy.sh passes for a production deploy of the store's tags only.
+# What deploy.sh passes for a production deploy: a URL for every backend a tag calls (a
+# backend a fork adds gets one too, so a new tag does not break these tests).
 PRODUCTION = {
+    **{f"{BackendConfig.env_prefix(name)}URL": f"https://{name}.example.com" for name in sorted(_declared)},
     "K_SERVICE": "cx-webhook",
     "AUTH_MODES": "id-token",
     "AUTH_AUDIENCES": "https://us-central1-my-project.cloudfunctions.net/cx-webhook",
