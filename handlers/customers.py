@@ -76,9 +76,24 @@ def get_customer_info(request):
             .with_outcome("ambiguous")
         )
     name = field(matches[0], "name", str)
-    words = name.split()
-    thanks = f"Thanks, {words[0].rstrip('.')}." if words else "Thanks."  # "Dr." is not "Dr.."
-    return Response(f"{thanks} I found your account.").set(
+    who = how_to_address(name)
+    return Response(f"Thanks, {who}. I found your account." if who else "Thanks. I found your account.").set(
         customer_name=name,
         customer_id=field(matches[0], "id", (str, int)),
     )
+
+
+_TITLES = {"dr", "mr", "mrs", "ms", "mx", "miss", "prof", "sir", "dame"}
+
+
+def how_to_address(name):
+    """What to call a customer by: "Ada" for "Ada Lovelace" and for "Lovelace, Ada", "Dr.
+    Hopper" for "Dr. Grace Hopper"; "" when the name gives nothing to say."""
+    surname, comma, given = name.partition(",")
+    words = (given if comma and given.strip() else surname).split()
+    if not words:
+        return ""
+    if len(words) > 1 and words[0].rstrip(".").lower() in _TITLES:
+        # A title with a last name ("Dr. Hopper"): the last word, or a listed surname.
+        return f"{words[0]} {surname.strip() if comma and given.strip() else words[-1]}"
+    return words[0].rstrip(".,;:")
