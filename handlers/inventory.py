@@ -1,11 +1,12 @@
 """Inventory: is this product in stock, in my size and colour?
 
-Backend ``store`` (``BACKEND_STORE_URL``): ``GET /inventory?product_id=&size=&color=``.
+Backend ``store`` (``BACKEND_STORE_URL``): ``GET /inventory?product_id=&size=&color=``, answering
+the stock of the matching variants and, optionally, every variant the product comes in.
 Stock changes slowly compared to a conversation, so answers are cached for a minute.
 """
 
 from fulfillment import NotFound, Response
-from fulfillment.backend import backend, field
+from fulfillment.backend import backend, expect, field
 from fulfillment.values import as_text
 from handlers import app
 from handlers._ids import sku_of
@@ -41,9 +42,38 @@ def check_inventory(request):
 
     name = field(stock, "name", str, required=False) or product_id
     quantity = field(stock, "quantity", int)
+    if size and size.casefold().replace("-", " ") == "one size":
+        size = None  # "the Canvas Tote Bag", not "the Canvas Tote Bag in size one-size"
     what = " ".join(part for part in (color, name) if part) + (f" in size {size}" if size else "")
+    if (size or color) and not _is_made_in(stock, size, color):
+        # Not "out of stock": nobody will ever have it in that size or colour.
+        return Response(f"Sorry, we don't have the {name} in {_variant(size, color)}.").with_outcome(
+            "not-found"
+        )
     if quantity > 0:
         sentence = f"Good news: the {what} is in stock, with {quantity} available."
     else:
         sentence = f"Sorry, the {what} is out of stock right now."
     return Response(sentence).set(in_stock=quantity > 0, quantity=quantity)
+
+
+def _is_made_in(stock, size, color):
+    """Whether the product comes in ``size`` and ``color``; when the backend does not list the
+    variants, it is taken to (its quantity then says the rest)."""
+    variants = field(stock, "variants", list, required=False)
+    if not variants:
+        return True
+    for variant in variants:
+        variant = expect(variant, dict, what="a variant")
+        made_size = field(variant, "size", str, required=False)
+        made_color = field(variant, "color", str, required=False)
+        if (not size or (made_size or "").casefold() == size.casefold()) and (
+            not color or (made_color or "").casefold() == color.casefold()
+        ):
+            return True
+    return False
+
+
+def _variant(size, color):
+    """ "size 11", "purple", "purple in size 11"."""
+    return " in ".join(part for part in (color, f"size {size}" if size else None) if part)

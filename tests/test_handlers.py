@@ -1189,6 +1189,48 @@ def test_check_inventory_asks_for_the_variant_and_says_if_it_is_in_stock(
     assert backends.calls[0].request.url == f"{STORE}/inventory?{query}"
 
 
+SHOE_VARIANTS = [
+    {"size": "9", "color": "blue", "quantity": 3},
+    {"size": "10", "color": "black", "quantity": 0},
+]
+
+
+@pytest.mark.parametrize(
+    ("params", "sentence"),
+    [
+        (
+            {"size": "11", "color": "purple"},
+            "Sorry, we don't have the Trail Running Shoe in purple in size 11.",
+        ),
+        ({"size": "11"}, "Sorry, we don't have the Trail Running Shoe in size 11."),
+        ({"size": "10", "color": "blue"}, "Sorry, we don't have the Trail Running Shoe in blue in size 10."),
+    ],
+)
+def test_check_inventory_never_calls_a_variant_that_is_not_made_out_of_stock(backends, params, sentence):
+    backends.get(
+        f"{STORE}/inventory", json={"name": "Trail Running Shoe", "quantity": 0, "variants": SHOE_VARIANTS}
+    )
+
+    answer = resolve("check-inventory", {"product_id": "SKU-100", **params})
+
+    assert texts_of(answer) == [sentence]
+    assert session_params(answer) == {"in_stock": None, "quantity": None, "webhook_outcome": "not-found"}
+
+
+def test_check_inventory_reads_a_listed_variant_and_one_size_as_usual(backends):
+    backends.get(
+        f"{STORE}/inventory", json={"name": "Trail Running Shoe", "quantity": 0, "variants": SHOE_VARIANTS}
+    )
+    assert texts_of(
+        resolve("check-inventory", {"product_id": "SKU-100", "size": "10", "color": "Black"})
+    ) == ["Sorry, the Black Trail Running Shoe in size 10 is out of stock right now."]
+
+    backends.get(f"{STORE}/inventory", json={"name": "Canvas Tote Bag", "quantity": 9})
+    assert texts_of(
+        resolve("check-inventory", {"product_id": "SKU-300", "size": "One Size", "color": "black"})
+    ) == ["Good news: the black Canvas Tote Bag is in stock, with 9 available."]
+
+
 def test_check_inventory_without_a_product_name_says_the_code(backends):
     backends.get(f"{STORE}/inventory", json={"quantity": 2})
 
