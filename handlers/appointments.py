@@ -89,9 +89,11 @@ def book_appointment(request):
         return Response(sentence).with_outcome("rejected")
 
     confirmation = field(booking, "confirmation_id", str)
+    spoken = service.lower().replace("-", " ")  # the entity's id, "dental-cleaning", said aloud
     return (
         Response(
-            f"You're booked for a {service.lower()} {on_day(date)} at {spoken_time(time)}. "
+            f"You're booked for {'an' if spoken[0] in 'aeiou' else 'a'} {spoken} {on_day(date)} "
+            f"at {spoken_time(time)}. "
             f"Your confirmation number is {confirmation}."
         )
         .success(booked=service.lower())

@@ -822,6 +822,19 @@ def test_process_return_words_each_refusal_of_the_store(backends, code, error_bo
 APPOINTMENTS_URL = f"{BOOKING}/appointments"
 
 
+@pytest.mark.parametrize(
+    ("service", "spoken"), [("dental-cleaning", "a dental cleaning"), ("eye-exam", "an eye exam")]
+)
+def test_book_appointment_says_the_service_as_words(backends, service, spoken):
+    # The agent's entity may resolve to its id ("dental-cleaning"): said aloud, it is words.
+    backends.post(APPOINTMENTS_URL, status=201, json={"confirmation_id": "APT-2002"})
+    params = {"service": service, "date": sys_date(LATER), "time": "10:30", "customer_name": "Ada"}
+
+    (sentence,) = texts_of(resolve("book-appointment", params))
+
+    assert sentence.startswith(f"You're booked for {spoken} on {LATER_SPOKEN} at 10:30 AM.")
+
+
 def test_book_appointment_books_with_what_the_caller_gave_and_confirms(backends):
     backends.post(APPOINTMENTS_URL, status=201, json={"confirmation_id": "APT-2002"})
 
