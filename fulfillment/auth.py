@@ -567,8 +567,9 @@ def http_get_json(url, timeout):
     (measured: cold start with ID-token auth went from 1.50x to 1.2x bare). TLS is verified
     with the default context (the system's CA store). urllib's timeout bounds each socket
     operation, not the name lookup nor the whole exchange (an answer that trickles in keeps
-    it going), so the fetch runs on its own thread and the caller waits at most ``timeout``;
-    a fetch given up on ends by itself at its next socket timeout.
+    it going), so the fetch runs on its own thread and the caller waits at most ``timeout``.
+    A fetch given up on runs to its end in the background, its answer unused: each of its
+    socket operations still times out, and it reads at most ``MAX_KEYS_BYTES``.
     """
     import threading
 
