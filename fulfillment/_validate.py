@@ -82,7 +82,7 @@ class SchemaViolation(ValueError):
     def __init__(self, message, path="", logged_path=None):
         self.path = path
         self.message = message
-        # For logs: keys inside a free-form value (session parameters, a payload) are data
+        # For logs: keys inside a free-form value (a parameter's value, a payload) are data
         # the caller gave, not field names, and read as "…" here.
         self.logged_path = path if logged_path is None else logged_path
         super().__init__(f"{path}: {message}" if path else message)
@@ -672,7 +672,7 @@ def _quote(text):
 
 def _render_path(parts, hidden=0):
     """``parts`` innermost first -> 'messages[2].text.text[0]'; with ``hidden``, that many more
-    inner parts are shown as one '…' ('sessionInfo.parameters…')."""
+    inner parts are shown as one '…' ('payload…', 'sessionInfo.parameters.customer…')."""
     path = ""
     for part in reversed(parts):
         if part.__class__ is int:
