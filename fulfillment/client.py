@@ -13,6 +13,7 @@ once per process, lazily (nothing here imports ``requests`` until the first call
 import json
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -77,10 +78,9 @@ class BackendConfig:
         return "BACKEND_" + name.upper().replace("-", "_") + "_"
 
 
-# RFC 9110's token characters: what a header name may be made of.
-_HEADER_NAME_CHARS = frozenset(
-    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-)
+# RFC 9110's token: what a header name or a method is made of. Here, where the settings are
+# read without loading the transport (and requests) at start; the transport checks with it too.
+HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def _is_http_url(url):
@@ -167,7 +167,7 @@ def _read_config(name, env, *, demo=True):
         # key itself is never shown.
         return BackendConfig(name, problem=f"{prefix}KEY holds a control or non-ASCII character")
     key_header = (env.get(prefix + "KEY_HEADER") or "X-API-Key").strip()
-    if not _HEADER_NAME_CHARS.issuperset(key_header):
+    if not HTTP_TOKEN.fullmatch(key_header):
         return BackendConfig(name, problem=f"{prefix}KEY_HEADER {key_header!r} is not a header name")
     return BackendConfig(
         name,

@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 import urllib3.exceptions
 
 from fulfillment._requests import requests
+from fulfillment.client import HTTP_TOKEN
 
 # Through fulfillment._requests, so requests is imported without its unused encoding detector.
 HTTPAdapter = requests.adapters.HTTPAdapter
@@ -231,7 +232,7 @@ def _request_head(method, target, host, headers, body):
     them: ``Host``, ``Accept-Encoding: identity`` and ``Content-Length`` added unless given.
     Raises ``ValueError`` (``http.client.InvalidURL`` for the target) for a method, target,
     name or value that could split the request, as http.client does."""
-    if not _TOKEN.fullmatch(method):
+    if not HTTP_TOKEN.fullmatch(method):
         raise ValueError(f"method can't contain control characters: {method!r}")
     if _UNSAFE_IN_TARGET.search(target):
         raise http.client.InvalidURL(f"URL can't contain control characters: {target!r}")
@@ -241,7 +242,7 @@ def _request_head(method, target, host, headers, body):
         if value is None:  # requests' way of saying "leave this header out"
             continue
         value = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-        if not _TOKEN.fullmatch(name):
+        if not HTTP_TOKEN.fullmatch(name):
             raise ValueError(f"Invalid header name {name!r}")
         if _UNSAFE_IN_VALUE.search(value):
             # Never the value: it may be a credential.
@@ -264,7 +265,6 @@ def _request_head(method, target, host, headers, body):
 # http.client's own limits on a header block.
 _MAX_HEADER_LINE = 65536
 _MAX_HEADERS = 100
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def _read_header_lines(fp):
@@ -333,7 +333,7 @@ def _parse_headers(fp):
     for raw in lines[:-1]:
         line = raw.decode("iso-8859-1")
         name, colon, value = line.partition(":")
-        if not colon or not _TOKEN.fullmatch(name):
+        if not colon or not HTTP_TOKEN.fullmatch(name):
             return email.parser.Parser(_class=http.client.HTTPMessage).parsestr(
                 b"".join(lines).decode("iso-8859-1")
             )
@@ -761,21 +761,13 @@ def open_socket(address, timeout=None, source_address=None):
     for family, kind, proto, _, sockaddr in _RESOLVER.resolve(host, port, timeout):
         sock = socket.socket(family, kind, proto)
         try:
-            if end is not None:
-                left = end - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError("timed out")
-                sock.settimeout(left)
+            _arm(sock, end)
             if source_address:
                 sock.bind(source_address)
             sock.connect(sockaddr)
-            if end is not None:
-                # What follows on this socket (the TLS handshake) gets what is left, not the
-                # whole timeout again.
-                left = end - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError("timed out")
-                sock.settimeout(left)
+            # What follows on this socket (the TLS handshake) gets what is left, not the whole
+            # timeout again.
+            _arm(sock, end)
             return sock
         except OSError as err:
             sock.close()
@@ -783,6 +775,16 @@ def open_socket(address, timeout=None, source_address=None):
             if isinstance(err, TimeoutError):
                 break  # the time is spent: the next address cannot be tried
     raise error if error is not None else OSError(f"no address for {host!r}")
+
+
+def _arm(sock, end):
+    """Give ``sock`` the time left until ``end`` (monotonic; ``None``: no bound)."""
+    if end is None:
+        return
+    left = end - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("timed out")
+    sock.settimeout(left)
 
 
 def _timeouts(timeout):
