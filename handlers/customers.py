@@ -90,10 +90,11 @@ def how_to_address(name):
     """What to call a customer by: "Ada" for "Ada Lovelace" and for "Lovelace, Ada", "Dr.
     Hopper" for "Dr. Grace Hopper"; "" when the name gives nothing to say."""
     surname, comma, given = name.partition(",")
-    words = (given if comma and given.strip() else surname).split()
+    last_first = bool(comma and given.strip())  # "Lovelace, Ada"
+    words = (given if last_first else surname).split()
     if not words:
         return ""
     if len(words) > 1 and words[0].rstrip(".").lower() in _TITLES:
-        # A title with a last name ("Dr. Hopper"): the last word, or a listed surname.
-        return f"{words[0]} {surname.strip() if comma and given.strip() else words[-1]}"
+        # A title with a last name ("Dr. Hopper"): the listed surname, or the last word.
+        return f"{words[0]} {surname.strip() if last_first else words[-1]}"
     return words[0].rstrip(".,;:")
