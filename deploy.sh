@@ -11,15 +11,17 @@ readonly DEFAULT_FUNCTION_NAME="cx-webhook"
 # webhook budget.
 readonly DEFAULT_MIN_INSTANCES=1
 readonly DEFAULT_MAX_INSTANCES=20
-# The gen2 Python runtime serves at most 8 requests at once per instance (CONTRACT.md §9).
+# Requests per instance. Gen2 allows up to 1000; Google suggests starting Python at 8 (an
+# older page said the Python runtime serves at most 8), with THREADS to match (docs/CONTRACT.md §9).
 readonly DEFAULT_CONCURRENCY=8
 readonly DEFAULT_AUTH_MODES="id-token"
 readonly KNOWN_AUTH_MODES=" id-token basic header none "
 # Names that end like this hold secrets: they must arrive through --set-secrets (Secret
 # Manager), never in the plain env-vars file, which anyone with viewer access can read.
 readonly SECRET_NAME_RE='_(PASSWORD|KEY|VALUE|TOKEN|SECRET)$'
-# Cloud Run sets these itself and refuses deployments that set them.
-readonly RESERVED_ENV_NAMES=" PORT K_SERVICE K_REVISION K_CONFIGURATION "
+# Cloud Run and Cloud Functions set these themselves (and names starting X_GOOGLE_, refused
+# below): a deployment that sets them fails, or breaks the function.
+readonly RESERVED_ENV_NAMES=" PORT K_SERVICE K_REVISION K_CONFIGURATION FUNCTION_TARGET FUNCTION_SIGNATURE_TYPE "
 
 usage() {
   cat <<'EOF'
@@ -163,12 +165,17 @@ has_secret() {
 FILE_REGION="" FILE_NAME="" FILE_PROJECT="" FILE_PROJECT_NUMBER=""
 FILE_MIN_INSTANCES="" FILE_MAX_INSTANCES="" FILE_CONCURRENCY="" FILE_SERVICE_ACCOUNT=""
 
+# A value as dotenv files write it: "double" or 'single' quoted (the quotes go) or bare,
+# either followed by blanks and a # comment. Fails for a quote that is not closed, or text
+# after the closing quote: kept, the quotes would reach the service as part of the value.
 unquote_value() {
   local value=$1
-  if [[ ${#value} -ge 2 && ${value:0:1} == '"' && ${value: -1} == '"' ]]; then
-    value=${value:1:${#value}-2}
-  elif [[ ${#value} -ge 2 && ${value:0:1} == "'" && ${value: -1} == "'" ]]; then
-    value=${value:1:${#value}-2}
+  local double_quoted='^"(.*)"([[:space:]]+#.*)?$' single_quoted="^'(.*)'([[:space:]]+#.*)?\$"
+  value=${value%"${value##*[![:space:]]}"} # trailing blanks
+  if [[ $value =~ $double_quoted || $value =~ $single_quoted ]]; then
+    value=${BASH_REMATCH[1]}
+  elif [[ $value == [\"\']* ]]; then
+    return 1
   else
     # Unquoted: drop a trailing " # comment" and surrounding blanks, like dotenv files do.
     value=$(printf '%s' "$value" | sed -e 's/[[:space:]][[:space:]]*#.*$//' -e 's/[[:space:]]*$//')
@@ -187,7 +194,9 @@ load_env_file() {
     [[ $line =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] ||
       die_config "$file:$lineno: expected NAME=VALUE, got: $line"
     name=${BASH_REMATCH[2]}
-    value=$(unquote_value "${BASH_REMATCH[3]}")
+    value=$(unquote_value "${BASH_REMATCH[3]}") ||
+      die_config "$file:$lineno: $name: text after the closing quote, or a quote never closed" \
+        "write NAME=\"value\" or NAME='value', then optionally blanks and a # comment"
     case $name in
       DEPLOY_REGION) FILE_REGION=$value ;;
       DEPLOY_FUNCTION_NAME) FILE_NAME=$value ;;
@@ -306,15 +315,20 @@ done
 ((CONCURRENCY >= 1 && CONCURRENCY <= 1000)) || die_config "concurrency must be 1..1000, got $CONCURRENCY"
 [[ -z $PROJECT_NUMBER || $PROJECT_NUMBER =~ ^[0-9]+$ ]] ||
   die_config "project number must be digits, got '$PROJECT_NUMBER'"
+agent_project_number=$(get_env AUTH_PROJECT_NUMBER || true)
+[[ -z $agent_project_number || $agent_project_number =~ ^[0-9]+$ ]] ||
+  die_config "AUTH_PROJECT_NUMBER must be the Dialogflow agent project's number (digits), got '$agent_project_number'"
 
 for i in ${ENV_NAMES[@]+"${!ENV_NAMES[@]}"}; do
   name=${ENV_NAMES[i]}
   if [[ $name =~ $SECRET_NAME_RE ]]; then
     die_config "$name looks like a secret and must not be a plain environment variable" \
-      "store it in Secret Manager:  printf %s 'VALUE' | gcloud secrets create SECRET --data-file=-" \
+      "store it in Secret Manager (docs/deploy.md, step 2: the value is read, never typed into" \
+      "a command line): gcloud secrets create SECRET --data-file=FILE" \
       "then pass it by reference:   --secret $name=SECRET:latest   (or DEPLOY_SECRETS in deploy.env)"
   fi
-  [[ $RESERVED_ENV_NAMES != *" $name "* ]] || die_config "$name is set by Cloud Run itself; remove it"
+  [[ $RESERVED_ENV_NAMES != *" $name "* && $name != X_GOOGLE_* ]] ||
+    die_config "$name is reserved by Cloud Functions / Cloud Run (they set it themselves); remove it"
   ! has_secret "$name" || die_config "$name is both a plain variable and a secret; keep only --secret"
 done
 
@@ -429,18 +443,29 @@ fi
 
 if has_mode id-token; then
   audience_any=$(get_env AUTH_AUDIENCE_ANY || true)
-  if [[ -z $(get_env AUTH_AUDIENCES || true) && ! $audience_any =~ ^([Tt]rue|1|[Yy]es|on)$ ]]; then
+  # The service's own reading of a true flag (fulfillment/auth.py): any case, blanks ignored.
+  audience_any=$(tr -d '[:space:]' <<<"$audience_any" | tr '[:upper:]' '[:lower:]')
+  if [[ -z $(get_env AUTH_AUDIENCES || true) && ! $audience_any =~ ^(true|1|yes|on)$ ]]; then
     # Dialogflow mints the ID token for the URI the webhook resource points at. Both URLs
     # below are known before the first deployment, so one deploy suffices; the older
     # random-hash *.a.run.app URL cannot be predicted and is deliberately not accepted.
     set_env AUTH_AUDIENCES "https://$REGION-$PROJECT.cloudfunctions.net/$FUNCTION_NAME,https://$FUNCTION_NAME-$PROJECT_NUMBER.$REGION.run.app"
   fi
   [[ -n $(get_env AUTH_PROJECT_NUMBER || true) ]] || set_env AUTH_PROJECT_NUMBER "$PROJECT_NUMBER"
+fi
+# The project that holds the Dialogflow agent: its service agent calls, and may be another
+# project's than the function's.
+AGENT_PROJECT_NUMBER=$(get_env AUTH_PROJECT_NUMBER || true)
+AGENT_PROJECT_NUMBER=${AGENT_PROJECT_NUMBER:-$PROJECT_NUMBER}
+if [[ $AGENT_PROJECT_NUMBER != "$PROJECT_NUMBER" ]]; then
+  note "the Dialogflow agent's project is number $AGENT_PROJECT_NUMBER (AUTH_PROJECT_NUMBER): its service agent gets the invoker role"
+fi
+if has_mode id-token; then
   allowed_emails=$(get_env AUTH_ALLOWED_EMAILS || true)
   # The service checks AUTH_ALLOWED_EMAILS instead of (not on top of) the service agent.
-  if [[ -n $allowed_emails && $PROJECT_NUMBER =~ ^[0-9]+$ &&
-    ",${allowed_emails// /}," != *",service-$PROJECT_NUMBER@gcp-sa-dialogflow.iam.gserviceaccount.com,"* ]]; then
-    note "AUTH_ALLOWED_EMAILS replaces the default and lacks service-$PROJECT_NUMBER@gcp-sa-dialogflow.iam.gserviceaccount.com: the service will refuse Dialogflow's calls"
+  if [[ -n $allowed_emails && $AGENT_PROJECT_NUMBER =~ ^[0-9]+$ &&
+    ",${allowed_emails// /}," != *",service-$AGENT_PROJECT_NUMBER@gcp-sa-dialogflow.iam.gserviceaccount.com,"* ]]; then
+    note "AUTH_ALLOWED_EMAILS replaces the default and lacks service-$AGENT_PROJECT_NUMBER@gcp-sa-dialogflow.iam.gserviceaccount.com: the service will refuse Dialogflow's calls"
   fi
 fi
 
@@ -539,7 +564,9 @@ deploy_args+=(
 )
 [[ -z $SERVICE_ACCOUNT ]] || deploy_args+=("--service-account=$SERVICE_ACCOUNT")
 
-DIALOGFLOW_AGENT="service-$PROJECT_NUMBER@gcp-sa-dialogflow.iam.gserviceaccount.com"
+# The platform lets through only callers with the invoker role: the service agent of the
+# project that holds the Dialogflow agent, which may not be the function's own.
+DIALOGFLOW_AGENT="service-$AGENT_PROJECT_NUMBER@gcp-sa-dialogflow.iam.gserviceaccount.com"
 
 run_gcloud "${deploy_args[@]}"
 # Adding a binding that exists already is a no-op, so re-runs are safe.

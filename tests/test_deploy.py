@@ -390,6 +390,44 @@ def test_allowed_emails_without_the_dialogflow_agent_are_flagged(deploy):
     assert "AUTH_ALLOWED_EMAILS" not in complete.stderr
 
 
+def test_an_agent_in_another_project_gets_the_invoker_role(deploy):
+    """Dialogflow calls as the service agent of the project that holds the agent."""
+    result = deploy("--project-number", PROJECT_NUMBER, "--env", "AUTH_PROJECT_NUMBER=999999999999")
+
+    assert result.returncode == 0, result.stderr
+    calls = deploy.calls()
+    assert calls[1] == expected_tail(project_number="999999999999")[0]
+    [env_vars] = deploy.env_vars_files()
+    assert env_vars["AUTH_PROJECT_NUMBER"] == "999999999999"
+    assert "project is number 999999999999" in result.stderr
+
+
+def test_quoted_values_may_carry_a_trailing_comment(deploy):
+    deploy.env_file.write_text(
+        BASE_ENV_FILE
+        + 'HANDOFF_PHONE_NUMBER="+15550100" # support line\n'
+        + "LOG_ALLOW_PARAMS='order_id,tag'   # safe to log\n"
+        + 'CUSTOM_GREETING="a # inside" # and a comment\n'
+    )
+
+    result = deploy("--project-number", PROJECT_NUMBER)
+
+    assert result.returncode == 0, result.stderr
+    [env_vars] = deploy.env_vars_files()
+    assert env_vars["HANDOFF_PHONE_NUMBER"] == "+15550100"
+    assert env_vars["LOG_ALLOW_PARAMS"] == "order_id,tag"
+    assert env_vars["CUSTOM_GREETING"] == "a # inside"
+
+
+@pytest.mark.parametrize("spelling", ["TRUE", " Yes ", "On", "1"])
+def test_audience_any_is_read_as_the_service_reads_it(deploy, spelling):
+    result = deploy("--project-number", PROJECT_NUMBER, "--env", f"AUTH_AUDIENCE_ANY={spelling}")
+
+    assert result.returncode == 0, result.stderr
+    [env_vars] = deploy.env_vars_files()
+    assert "AUTH_AUDIENCES" not in env_vars
+
+
 def test_failing_gcloud_stops_the_run_with_exit_1(deploy):
     deploy.extra_env["FAKE_GCLOUD_FAIL"] = "functions deploy"
 
@@ -468,6 +506,23 @@ def path_without_gcloud(tmp_path):
             BASE_ENV_FILE, ["--secret", "TOKEN=plaintext"], "not ENV=SECRET:VERSION", id="bad-secret"
         ),
         pytest.param(BASE_ENV_FILE + "DEPLOY_REGOIN=x\n", [], "unknown setting DEPLOY_REGOIN", id="typo"),
+        pytest.param(
+            BASE_ENV_FILE + 'HANDOFF_PHONE_NUMBER="+15550100" support line\n',
+            [],
+            "HANDOFF_PHONE_NUMBER: text after the closing quote",
+            id="text-after-quote",
+        ),
+        pytest.param(
+            BASE_ENV_FILE + "LOG_LEVEL='INFO\n",
+            [],
+            "LOG_LEVEL: text after the closing quote",
+            id="unclosed-quote",
+        ),
+        pytest.param(BASE_ENV_FILE, ["--env", "FUNCTION_TARGET=other"], "reserved", id="reserved-name"),
+        pytest.param(BASE_ENV_FILE, ["--env", "X_GOOGLE_FOO=1"], "reserved", id="reserved-prefix"),
+        pytest.param(
+            BASE_ENV_FILE, ["--env", "AUTH_PROJECT_NUMBER=my-agent-project"], "digits", id="agent-project-id"
+        ),
         pytest.param(BASE_ENV_FILE, ["--name", "CX_Webhook"], "lowercase", id="bad-name"),
         pytest.param(
             BASE_ENV_FILE, ["--min-instances", "5", "--max-instances", "2"], "max-instances", id="min>max"
