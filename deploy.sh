@@ -145,7 +145,7 @@ add_secret() {
   local ref=$1 name existing
   [[ $ref =~ ^([A-Za-z_][A-Za-z0-9_]*)=([^=:[:space:]]+):([0-9]+|latest)$ ]] ||
     die_config "secret reference '$ref' is not ENV=SECRET:VERSION" \
-      "example: --secret AUTH_HEADER_VALUE=cx-webhook-header:latest (VERSION is a number or latest)"
+      "example: --secret AUTH_HEADER_VALUE=cx-webhook-header:1 (VERSION: a number, or latest)"
   name=${BASH_REMATCH[1]}
   for existing in ${SECRET_REFS[@]+"${SECRET_REFS[@]}"}; do
     [[ ${existing%%=*} != "$name" ]] || die_config "secret $name is given twice ('$existing' and '$ref')"
@@ -325,7 +325,7 @@ for i in ${ENV_NAMES[@]+"${!ENV_NAMES[@]}"}; do
     die_config "$name looks like a secret and must not be a plain environment variable" \
       "store it in Secret Manager (docs/deploy.md, step 2: the value is read, never typed into" \
       "a command line): gcloud secrets create SECRET --data-file=FILE" \
-      "then pass it by reference:   --secret $name=SECRET:latest   (or DEPLOY_SECRETS in deploy.env)"
+      "then pass it by reference:   --secret $name=SECRET:1   (or DEPLOY_SECRETS in deploy.env)"
   fi
   [[ $RESERVED_ENV_NAMES != *" $name "* && $name != X_GOOGLE_* ]] ||
     die_config "$name is reserved by Cloud Functions / Cloud Run (they set it themselves); remove it"

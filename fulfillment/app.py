@@ -12,7 +12,7 @@
     app.resolve({"fulfillmentInfo": {"tag": "lookup-order"}})      # dict in, dict out
     app.handle_http(flask_request)                                 # the functions-framework face
 
-Error policy (from the CX error-event semantics, CONTRACT.md §5.5). A non-2xx answer makes
+Error policy (from the CX error-event semantics, docs/CONTRACT.md §5.5). A non-2xx answer makes
 Dialogflow raise a ``webhook.error.*`` event, and *silently drops the turn's webhook answer*
 when the route has a transition target. So everything that is part of a conversation answers
 200 with words for the caller and ``webhook_outcome`` for the flow; only requests that are not

@@ -10,7 +10,7 @@ A handler says what the caller hears and what changes, in the order a person wou
     {'parameters': {'order_status': 'shipped', 'return_id': None, 'webhook_outcome': 'ok'}}
 
 Every method returns the response, so calls chain. Only what a webhook may set is offered
-(CONTRACT.md §2 and §4), and only valid enum names are emitted.
+(docs/CONTRACT.md §2 and §4), and only valid enum names are emitted.
 
 Session parameter ``webhook_outcome`` is set on every answer (``ok`` unless a handler or the
 router says otherwise), so the flow can branch with a condition such as

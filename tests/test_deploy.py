@@ -480,7 +480,7 @@ def path_without_gcloud(tmp_path):
         pytest.param(
             BASE_ENV_FILE + "AUTH_HEADER_VALUE=hunter2\n",
             [],
-            "--secret AUTH_HEADER_VALUE=SECRET:latest",
+            "--secret AUTH_HEADER_VALUE=SECRET:1",
             id="secret-in-env-file",
         ),
         pytest.param(

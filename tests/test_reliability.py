@@ -3,7 +3,7 @@
 Through the HTTP face (functions-framework serving ``main.webhook``, in-process), with the
 embedded demo store as every backend (fast and local, so handlers really run):
 
-* every WebhookRequest the contract allows (CONTRACT.md §1 and §3: each field optional, every
+* every WebhookRequest the contract allows (docs/CONTRACT.md §1 and §3: each field optional, every
   query kind, parameter values of every JSON type, environment sessions, unknown fields,
   snake_case names, numbers as strings in float fields, nulls) under registered and random tags
   answers 200 with a WebhookResponse the official proto accepts, within 64 KiB, and no handler

@@ -1,4 +1,4 @@
-"""The read-only request view: every field of CONTRACT.md §1 and §3, defaults, precedence."""
+"""The read-only request view: every field of docs/CONTRACT.md §1 and §3, defaults, precedence."""
 
 import json
 

@@ -33,7 +33,7 @@ WEBHOOK_RE = re.compile(AGENT_RE.pattern + r"/webhooks/[^/]+")
 SECRET_VERSION_RE = re.compile(r"projects/[^/]+/secrets/[^/]+/versions/[^/]+")
 HEADER_NAME_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 AUTH_MODES = ("id-token", "basic", "header", "none")
-# Dialogflow's limit on the webhook resource's timeout (CONTRACT.md §5.6).
+# Dialogflow's limit on the webhook resource's timeout (docs/CONTRACT.md §5.6).
 MAX_TIMEOUT_S = 30.0
 HTTP_TIMEOUT_S = 30.0
 
@@ -280,7 +280,7 @@ def _normalized(path, value):
         "ID_TOKEN",
         "SERVICE_AGENT_AUTH_UNSPECIFIED",
     ):
-        return None  # CONTRACT.md §6: unspecified means ID_TOKEN
+        return None  # docs/CONTRACT.md §6: unspecified means ID_TOKEN
     return value
 
 
