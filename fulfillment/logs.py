@@ -60,7 +60,9 @@ _SEVERITY = {
     logging.CRITICAL: "CRITICAL",
 }
 
-_TRACEPARENT_RE = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+# W3C Trace Context: version-traceid-parentid-flags; a later version may add fields after a
+# dash, which a reader of version 00 parses past (uppercase hex is read too: harmless).
+_TRACEPARENT_RE = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$")
 _CLOUD_TRACE_RE = re.compile(r"^([0-9a-fA-F]{1,32})(?:/(\d{1,20}))?(?:;o=([0-9]+))?$")
 
 
@@ -106,12 +108,12 @@ def parse_trace(headers, project):
     sampled = None
     value = headers.get("traceparent")
     match = _TRACEPARENT_RE.match(value.strip().lower()) if value else None
-    if match and match[1] != "0" * 32:
-        trace_id, span_id, sampled = match[1], match[2], bool(int(match[3], 16) & 1)
+    if match and _is_valid_traceparent(*match.groups()):
+        trace_id, span_id, sampled = match[2], match[3], bool(int(match[4], 16) & 1)
     else:
         value = headers.get("X-Cloud-Trace-Context")
         match = _CLOUD_TRACE_RE.match(value.strip()) if value else None
-        if match:
+        if match and int(match[1], 16):  # an all-zero trace id is no trace
             trace_id = match[1].lower()
             # Cloud Trace's header carries the span id in decimal; LogEntry wants 16 hex digits.
             span = int(match[2]) if match[2] else 0
@@ -121,6 +123,16 @@ def parse_trace(headers, project):
     # entry is not linked to Cloud Trace, but the id is still there to search for.
     trace = f"projects/{project}/traces/{trace_id}" if trace_id and project else trace_id
     return trace, span_id, sampled
+
+
+def _is_valid_traceparent(version, trace_id, parent_id, flags, more):
+    # The spec's invalid values: version ff, all-zero ids, and extra fields on version 00.
+    return (
+        version != "ff"
+        and (more is None or version != "00")
+        and trace_id != "0" * 32
+        and parent_id != "0" * 16
+    )
 
 
 class call_context:  # lower case: used like a function, ``with call_context(...)``

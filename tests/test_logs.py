@@ -66,6 +66,20 @@ def captured():
         ),
         ({"traceparent": "garbage", "X-Cloud-Trace-Context": "abc/2;o=1"}, "abc", "0000000000000002", True),
         ({"traceparent": f"00-{'0' * 32}-00f067aa0ba902b7-01"}, "", "", None),
+        # What W3C Trace Context calls invalid falls back to the other header: an all-zero
+        # parent id, version ff, extra fields on version 00. A later version's extra
+        # fields are read past. An all-zero Cloud Trace id is no trace.
+        *(
+            ({"traceparent": parent, "X-Cloud-Trace-Context": "abc/2;o=1"}, "abc", "0000000000000002", True)
+            for parent in (
+                f"00-{TRACE_ID}-{'0' * 16}-01",
+                f"ff-{TRACE_ID}-00f067aa0ba902b7-01",
+                f"00-{TRACE_ID}-00f067aa0ba902b7-01-extra",
+            )
+        ),
+        ({"traceparent": f"01-{TRACE_ID}-00f067aa0ba902b7-01-extra"}, TRACE_ID, "00f067aa0ba902b7", True),
+        ({"X-Cloud-Trace-Context": f"{'0' * 32}/123;o=1"}, "", "", None),
+        ({"X-Cloud-Trace-Context": "0/123;o=1"}, "", "", None),
         ({}, "", "", None),
     ],
 )
