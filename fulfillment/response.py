@@ -271,24 +271,112 @@ def fit(body, limit, apology):
     cut on its own: the text beside it promises it ("Let me connect you..."). As a last
     resort, a minimal answer with ``apology``. Each cut is logged.
 
+    Before any of these, a free-form value nested deeper than Dialogflow's parser accepts (a
+    session parameter echoed from the request into a handoff's metadata can be) is removed:
+    the whole answer would otherwise be refused.
+
     Returns ``(encoded_bytes, cuts)`` where ``cuts`` lists what was removed.
     """
     data = encode(body)
-    if len(data) <= limit:
+    # Nesting is checked only where it could be too deep: with fewer objects and lists (or
+    # braces in strings) than the shallowest limit, no value nests that deep.
+    maybe_too_deep = data.count(b"{") + data.count(b"[") > _MAX_NESTING_IN_MESSAGE
+    if len(data) <= limit and not maybe_too_deep:
         return data, []
     body = json.loads(data)  # a private copy we may cut
     cuts = []
+    if maybe_too_deep and _cut_too_deep(body, cuts):
+        data = encode(body)
+    if not cuts and len(data) <= limit:
+        return data, []
     # Always make the least valuable cut that still applies, then measure again: dropping a
     # large parameter can make shortening the text worthwhile where it was not before.
     while len(data) > limit and any(cut(body, cuts, len(data) - limit) for cut in _CUTS):
         data = encode(body)
     if len(data) > limit:
-        outcome = (body.get("sessionInfo") or {}).get("parameters", {}).get(OUTCOME_PARAM, "ok")
-        body = Response(apology).with_outcome(outcome).to_dict()
+        data = _last_resort(body, limit, apology)
         cuts.append("everything")
-        data = encode(body)
-    log.warning("response cut to fit %d bytes: removed %s", limit, ", ".join(cuts))
+    log.warning(
+        "response cut to fit Dialogflow's limits (%d bytes, nesting): removed %s", limit, ", ".join(cuts)
+    )
     return data, cuts
+
+
+# Protobuf's JSON parser refuses a message nested over 100 levels, and each level of a
+# free-form value (Struct, Value, ListValue) costs two. The deepest a value may nest, in
+# objects or lists, measured with WebhookResponse.from_json (tests/test_response.py holds
+# the parser to these numbers): in sessionInfo.parameters and the response payload, and in a
+# message's payload or a handoff's or success's metadata, one message level further down.
+_MAX_NESTING_AT_TOP = 48
+_MAX_NESTING_IN_MESSAGE = 47
+
+
+def _cut_too_deep(body, cuts):
+    """Remove every free-form value nested deeper than Dialogflow accepts; True if any was."""
+    cut = False
+    params = (body.get("sessionInfo") or {}).get("parameters") or {}
+    for name, value in params.items():
+        if _deeper_than(value, _MAX_NESTING_AT_TOP):
+            params[name] = None  # removed, not left out: see _cut_large_param
+            cuts.append(f"session parameter {name!r} (nested too deep)")
+            cut = True
+    payload = body.get("payload") or {}
+    for key in [key for key, value in payload.items() if _deeper_than(value, _MAX_NESTING_AT_TOP)]:
+        del payload[key]
+        cuts.append(f"payload {key!r} (nested too deep)")
+        cut = True
+    messages = _messages(body)
+    for i in range(len(messages) - 1, -1, -1):
+        message = messages[i]
+        if _deeper_than(message.get("payload"), _MAX_NESTING_IN_MESSAGE + 1):
+            del messages[i]
+            cuts.append(f"message[{i}] (payload nested too deep)")
+            cut = True
+            continue
+        for kind in _SIGNALS_WITH_METADATA:
+            metadata = (message.get(kind) or {}).get("metadata") or {}
+            for key in [
+                key for key, value in metadata.items() if _deeper_than(value, _MAX_NESTING_IN_MESSAGE)
+            ]:
+                del metadata[key]
+                cuts.append(f"message[{i}] ({kind}) metadata {key!r} (nested too deep)")
+                cut = True
+    return cut
+
+
+def _deeper_than(value, levels):
+    """Whether ``value`` nests more than ``levels`` objects or lists (``{}`` is one level)."""
+    if value.__class__ is dict:
+        children = value.values()
+    elif value.__class__ is list:
+        children = value
+    else:
+        return False
+    return levels == 0 or any(_deeper_than(child, levels - 1) for child in children)
+
+
+def _last_resort(body, limit, apology):
+    """``apology`` alone, with what must not be lost if it fits: the removals (an earlier
+    caller's answer must not outlive this call, see WebhookApp.tag's answers=) and the form
+    parameter states (an invalidated parameter must still be prompted for again)."""
+    params = (body.get("sessionInfo") or {}).get("parameters") or {}
+    answer = Response(apology).with_outcome(params.get(OUTCOME_PARAM, "ok")).to_dict()
+    removals = {name: None for name, value in params.items() if value is None}
+    answer["sessionInfo"]["parameters"].update(removals)
+    if "pageInfo" in body:
+        answer["pageInfo"] = body["pageInfo"]
+    data = encode(answer)
+    for extra in ("pageInfo", "removals"):
+        if len(data) <= limit:
+            break
+        if extra == "pageInfo":
+            answer.pop("pageInfo", None)
+        else:
+            answer["sessionInfo"]["parameters"] = {
+                OUTCOME_PARAM: answer["sessionInfo"]["parameters"][OUTCOME_PARAM]
+            }
+        data = encode(answer)
+    return data
 
 
 def _messages(body):
@@ -350,8 +438,11 @@ def _cut_first_text(body, cuts, excess):
                 cuts.append("text variants")
                 return True
             text = variants[0] if variants else ""
-            # Characters may take up to 4 bytes; cut generously, on a word if possible.
-            keep = len(text) - excess - 16
+            # ``excess`` is in bytes, and a character takes 1 to 6 of them ("é", "注", an
+            # escaped control): keep the share of characters that leaves out ``excess`` bytes
+            # and a margin, on average. A text denser at its start is cut again next round.
+            size = len(encode(text))
+            keep = len(text) * (size - excess - 16) // size
             if keep < 16:
                 return False
             short = text[:keep].rsplit(" ", 1)[0] + "…"

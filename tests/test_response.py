@@ -164,6 +164,82 @@ def test_a_response_that_cannot_be_cut_becomes_the_apology():
     assert out["fulfillmentResponse"]["messages"][0]["text"]["text"] == ["sorry"]
 
 
+def test_a_long_text_of_wide_characters_is_shortened_not_dropped():
+    # ~126 KB of three-byte characters, or of escapes: shortening to fit drops more bytes than
+    # characters, and the parameter updates beside the text must survive.
+    for text in ("注文の状況をお知らせします。" * 3000, "\x01" * 20000):
+        body = Response(text).set(order_status="shipped").to_dict()
+        data, cuts = fit(body, 64 * 1024, "sorry")
+
+        out = assert_valid_response(data)
+        assert cuts == ["text shortened"] and len(data) <= 64 * 1024
+        assert out["sessionInfo"]["parameters"]["order_status"] == "shipped"
+
+
+def test_the_apology_keeps_the_removals_and_the_invalidated_parameter():
+    request = WebhookRequest(
+        {
+            "pageInfo": {
+                "formInfo": {"parameterInfo": [{"displayName": "date", "state": "FILLED", "value": "x"}]}
+            }
+        }
+    )
+    reply = (
+        Response("hi")
+        .set({f"p{i}": "v" * 200 for i in range(400)})  # nothing large enough to drop alone
+        .remove("customer_id")  # an earlier caller's answer
+        .invalidate("date")
+    )
+    data, cuts = fit(reply.to_dict(request), 64 * 1024, "sorry")
+
+    out = assert_valid_response(data)
+    assert cuts[-1] == "everything"
+    params = out["sessionInfo"]["parameters"]
+    assert params["customer_id"] is None and params["date"] is None and "p1" not in params
+    assert out["pageInfo"]["formInfo"]["parameterInfo"][0]["state"] == "INVALID"
+
+
+def _nested(levels, value="ORD-1001"):
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+def _parses(body):
+    from google.cloud.dialogflowcx_v3.types import WebhookResponse
+
+    try:
+        WebhookResponse.from_json(json.dumps(body), ignore_unknown_fields=False)
+    except Exception:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("place", "deepest"),
+    [
+        (lambda value: Response().set(p=value), 48),
+        (lambda value: Response().payload(p=value), 48),
+        (lambda value: Response().custom({"p": value}), 47),
+        (lambda value: Response().handoff(p=value), 47),
+        (lambda value: Response().success(p=value), 47),
+    ],
+    ids=["session-parameter", "payload", "custom-message", "handoff", "success"],
+)
+def test_values_nested_deeper_than_dialogflow_parses_are_cut(place, deepest):
+    # The limits fit() assumes are the parser's own: the deepest value parses, one more does not.
+    assert _parses(place(_nested(deepest)).to_dict())
+    assert not _parses(place(_nested(deepest + 1)).to_dict())
+
+    kept, kept_cuts = fit(place(_nested(deepest)).to_dict(), 64 * 1024, "sorry")
+    data, cuts = fit(place(_nested(deepest + 1)).with_outcome("ok").to_dict(), 64 * 1024, "sorry")
+
+    assert kept_cuts == [] and json.loads(kept) == place(_nested(deepest)).to_dict()
+    assert len(cuts) == 1 and cuts[0].endswith("nested too deep)")
+    out = assert_valid_response(data)
+    assert out["sessionInfo"]["parameters"]["webhook_outcome"] == "ok"
+
+
 def test_small_responses_are_untouched():
     body = Response("hi").to_dict()
     data, cuts = fit(body, 64 * 1024, "sorry")
