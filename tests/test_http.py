@@ -119,6 +119,47 @@ def test_a_number_too_large_for_a_float_is_echoed_as_json(client):
     assert_valid_response(response.data)
 
 
+def test_a_deep_but_valid_parameter_echoed_into_a_handoff_still_answers_valid_json(client):
+    # 48 levels parse in sessionInfo.parameters; in the handoff's metadata, one message level
+    # further down, they would not, and Dialogflow would refuse the whole answer.
+    value = "ORD-1001"
+    for _ in range(48):
+        value = {"a": value}
+    body = {
+        "fulfillmentInfo": {"tag": "transfer-to-agent"},
+        "sessionInfo": {"parameters": {"order_id": value}},
+    }
+    response = post(client, body)
+    assert response.status_code == 200
+    answer = assert_valid_response(response.data)
+    assert "liveAgentHandoff" in answer["fulfillmentResponse"]["messages"][1]
+
+
+def test_an_unknown_field_nested_as_deep_as_json_allows_is_never_a_500(client):
+    # A side-effecting tag digests the body for its replay key by encoding it again, a few
+    # frames deeper than decoding it took; near the interpreter's limit that used to be a
+    # RecursionError, and a 500. Which depth hits it depends on the stack, so scan.
+    body = json.dumps({"fulfillmentInfo": {"tag": "process-return"}, "detectIntentResponseId": "turn-1"})
+    statuses = {
+        post(client, body[:-1] + ', "futureField": ' + "[" * depth + "]" * depth + "}").status_code
+        for depth in range(850, 1001)
+    }
+    assert statuses <= {200, 400}, statuses
+
+
+def test_a_content_length_of_unicode_digits_is_a_400(client):
+    # "²".isdigit() is true and int("²") raises: gunicorn refuses such a header itself, the
+    # development server and other WSGI servers pass it on. (The test client would correct
+    # the header, so the environ is made by hand.)
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    environ = EnvironBuilder(method="POST", data=b"{}", content_type="application/json").get_environ()
+    environ["CONTENT_LENGTH"] = "²"
+    body, status, _headers = run_wsgi_app(client.application, environ, buffered=True)
+    assert status.startswith("400 ")
+    assert json.loads(b"".join(body))["error"]["message"].startswith("Content-Length must be a whole number")
+
+
 def test_framework_errors_are_json_too(client):
     json_error(client.get("/favicon.ico"), 404)
     json_error(client.get("/robots.txt"), 404)
