@@ -199,8 +199,45 @@ def _json_line(severity, message, created, logger_name, fields, exc_info=None):
             entry[LABELS] = context.labels
     if exc_info:
         # The whole traceback in one field of the same line: Error Reporting reads it.
-        entry["stack_trace"] = "".join(traceback.format_exception(*exc_info))
+        entry["stack_trace"] = _stack_trace(exc_info[1])
     return _dumps(entry)
+
+
+# Python's own wording between the tracebacks of a chain of exceptions.
+_CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"
+_CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n\n"
+
+
+def _stack_trace(error):
+    """The traceback of ``error`` as Python prints it, each exception's message withheld.
+
+    A message may quote what the caller said (``int("Ada Lovelace")`` raises "invalid
+    literal for int() with base 10: 'Ada Lovelace'"), and the logs keep no caller data. The
+    frames, their source lines and the exception types are what locate the bug, and the
+    shape is the one Error Reporting reads. ``LOG_FORMAT=text``, for a developer's own
+    machine, prints the messages.
+    """
+    parts, seen = [], set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        kind = type(error)
+        name = (
+            kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+        )
+        frames = "".join(traceback.format_tb(error.__traceback__))
+        head = "Traceback (most recent call last):\n" if frames else ""
+        parts.append(f"{head}{frames}{name}: (message withheld: it may quote caller data)\n")
+        if error.__cause__ is not None:
+            parts.append(_CAUSE)
+            error = error.__cause__
+        elif error.__context__ is not None and not error.__suppress_context__:
+            parts.append(_CONTEXT)
+            error = error.__context__
+        else:
+            error = None
+    if parts and parts[-1] in (_CAUSE, _CONTEXT):
+        parts.pop()  # a cycle ended the chain
+    return "".join(reversed(parts))
 
 
 class TextFormatter(logging.Formatter):

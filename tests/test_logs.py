@@ -116,8 +116,30 @@ def test_records_carry_severity_message_trace_labels_and_tracebacks(captured):
     assert first[logs.TRACE] == f"projects/p/traces/{TRACE_ID}"
     assert first[logs.SPAN_ID] == "0000000000000001" and first[logs.TRACE_SAMPLED] is True
     assert first[logs.LABELS] == {"tag": "lookup-order"}
-    assert second["severity"] == "ERROR" and "RuntimeError: boom" in second["stack_trace"]
+    assert second["severity"] == "ERROR" and "RuntimeError: (message withheld" in second["stack_trace"]
     assert "\n" not in json.dumps(second)  # one line
+
+
+def test_a_traceback_keeps_frames_and_types_but_no_message_that_may_quote_the_caller(captured):
+    def parse_quantity(said):
+        return int(said)
+
+    said = "Ada Lovelace, 4111 1111 1111 1111"  # what a caller said, as a handler gets it
+    try:
+        try:
+            parse_quantity(said)
+        except ValueError as err:
+            raise LookupError(f"no quantity in {err}") from err
+    except LookupError:
+        logging.getLogger("handlers.orders").exception("failed")
+    [line] = captured()
+    trace = line["stack_trace"]
+    assert "Ada" not in trace and "4111" not in trace
+    assert trace.startswith("Traceback (most recent call last):\n")
+    assert "in parse_quantity\n    return int(said)\n" in trace
+    assert "ValueError: (message withheld" in trace
+    assert "The above exception was the direct cause of the following exception:" in trace
+    assert trace.rstrip().endswith("LookupError: (message withheld: it may quote caller data)")
 
 
 def test_a_line_stays_one_line_for_every_reader_whatever_a_request_held():
