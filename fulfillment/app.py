@@ -366,7 +366,7 @@ class WebhookApp:
                     summary["served_tags"] = self.tags
             if summary_log.isEnabledFor(severity):
                 what = summary.get("tag") or environ.get("REQUEST_METHOD", "")
-                message = f"{what} {status} {summary.get('outcome', '')}"
+                message = f"{what} {status} {summary.get('outcome', '')}".rstrip()  # GET has no outcome
                 logs.log_fields(summary_log, severity, message, {"call": summary})
         return answer, status, out_headers
 

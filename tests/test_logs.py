@@ -386,6 +386,18 @@ def test_a_refused_body_names_only_the_identifiers_it_holds_as_strings(captured,
     assert logs.LABELS not in summary
 
 
+def test_a_status_request_is_summed_up_without_an_outcome(captured):
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    webhook = WebhookApp(settings=Settings.from_env({"AUTH_MODES": "none"}))
+
+    _, status, _ = webhook.handle_http(Request(EnvironBuilder(method="GET").get_environ()))
+
+    (summary,) = [line for line in captured() if line.get("call")]
+    assert status == 200 and summary["message"] == "GET 200"
+
+
 def test_a_refused_bodys_identifiers_are_clipped(captured):
     webhook = WebhookApp(settings=Settings.from_env({"AUTH_MODES": "none"}))
     body = cx_request("t" * 5000)
