@@ -16,10 +16,20 @@ sys.dont_write_bytecode = False
 
 import functions_framework  # noqa: E402
 
+from fulfillment.config import ConfigurationError  # noqa: E402
 from fulfillment.http import JSONAnswer, json_errors, json_server_errors  # noqa: E402
-from handlers import app  # noqa: E402
+from fulfillment.logs import log_refused_start  # noqa: E402
 
-app.start()
+try:
+    from handlers import app
+
+    app.start()
+except ConfigurationError as refusal:
+    # A settings mistake stops the start. One JSON line names every wrong setting where the
+    # team looks (Cloud Logging, severity CRITICAL); the traceback that follows on stderr
+    # comes out as many plain-text entries.
+    log_refused_start(refusal)
+    raise
 
 # Errors raised by the framework itself (unknown paths such as /favicon.ico, a broken chunked
 # body) answer JSON too, never an HTML page.

@@ -425,6 +425,20 @@ atexit.register(_LINES.flush)
 os.register_at_fork(after_in_child=_LINES._reset)
 
 
+def log_refused_start(error):
+    """One CRITICAL line saying why the service will not start, with ``error.problems``:
+    written as JSON whatever the logging settings, which may be among the problems."""
+    problems = list(getattr(error, "problems", None) or [str(error)])
+    line = _json_line(
+        "CRITICAL",
+        f"the service cannot start: {error}",
+        time.time(),
+        "fulfillment",
+        {"problems": problems},
+    )
+    _LINES.write(line + "\n", urgent=True)
+
+
 def flush_logs():
     """Write every log line still waiting (see ``LineWriter``)."""
     _LINES.flush()

@@ -144,6 +144,10 @@ def test_every_wrong_setting_is_named_when_the_start_is_refused(settings):
     said = process.stderr.decode()
     refusal = said.strip().splitlines()[-1]  # the ConfigurationError, after its traceback
     assert refusal.startswith("fulfillment.config.ConfigurationError: "), said + process.stdout.decode()
+    # And one JSON line where Cloud Logging looks, whatever LOG_FORMAT or LOG_LEVEL said.
+    [line] = [json.loads(line) for line in process.stdout.decode().splitlines() if "cannot start" in line]
+    assert line["severity"] == "CRITICAL" and line["message"].endswith(refusal.split(": ", 1)[1])
+    assert "; ".join(line["problems"]) == refusal.split(": ", 1)[1] and len(line["problems"]) == len(settings)
     for error in [
         "WEBHOOK_TIMEOUT_S must be a number, got 'abc'",
         "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR; got 'LOUD'",
