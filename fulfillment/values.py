@@ -46,6 +46,18 @@ def as_text(value):
     return None
 
 
+def as_name(value):
+    """A person's name as ``@sys.person`` resolves it (``{"name": "Ada Lovelace"}``) or as
+    text; ``None`` for anything else.
+
+        >>> as_name({"name": "Ada Lovelace"}), as_name("Grace Hopper")
+        ('Ada Lovelace', 'Grace Hopper')
+    """
+    if isinstance(value, dict):
+        value = value.get("name")
+    return as_text(value)
+
+
 def as_number(value):
     """A number from a float, a ``@sys.unit-currency`` struct or a string (``"1,250.5"``);
     ``None`` for anything else, and for NaN and the infinities."""

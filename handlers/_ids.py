@@ -8,6 +8,52 @@ SEPARATORS = re.compile(r"[\s_\-\u2013\u2014]+")
 SKU = re.compile(r"^SKU-?(\d{3,6})$", re.IGNORECASE)
 
 
+# Speech-to-text ends an utterance with a full stop ("paris.", "ord-1002."), a chat with "!"
+# or "?": never part of a city, an id or an email address.
+_UTTERANCE_END = ".,;:!?\u2026 "
+
+# Deliberately simple: one @, no spaces, a dot in the domain. The backend is the judge of
+# whether the address exists; this only catches what speech recognition got wrong.
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+
+
+def heard(text):
+    """``text`` without the punctuation an utterance ends with (``"paris."`` → ``"paris"``);
+    ``None`` when nothing is left."""
+    return (text.rstrip(_UTTERANCE_END) or None) if text else None
+
+
+def spoken_id(text):
+    """An id as heard, its spelled-out letters and digits joined: ``"O R D 1 0 0 2"`` →
+    ``"ORD1002"``, ``"O R D 1002"`` → ``"ORD 1002"``. Groups stay apart (``"ORD 10 02"``):
+    which of them belong together is not ours to guess."""
+    text = heard(text)
+    if not text:
+        return None
+    words, spelled = [], ""
+    for word in text.split():
+        if len(word) == 1:
+            spelled += word
+            continue
+        if spelled:
+            words.append(spelled)
+            spelled = ""
+        words.append(word)
+    return " ".join([*words, spelled] if spelled else words)
+
+
+def spoken_email(text):
+    """An email address as heard (``"ada dot lovelace at example dot com"``), written as one
+    (``ada.lovelace@example.com``), or None when it does not read as an address."""
+    text = heard(text)
+    if text is None:
+        return None
+    text = re.sub(r"\s+at\s+", "@", text, flags=re.IGNORECASE)
+    text = re.sub(r"\s+dot\s+", ".", text, flags=re.IGNORECASE)
+    email = text.replace(" ", "").lower()
+    return email if EMAIL.match(email) else None
+
+
 def canonical(prefix, digits):
     """``PREFIX-digits`` with the digits in ASCII.
 
@@ -24,5 +70,6 @@ def canonical(prefix, digits):
 
 def sku_of(text):
     """The product code in ``text`` in canonical form (``sku 100`` → ``SKU-100``), or None."""
-    match = SKU.match(SEPARATORS.sub("-", text.strip())) if text else None
+    text = spoken_id(text)
+    match = SKU.match(SEPARATORS.sub("-", text)) if text else None
     return canonical("SKU", match[1]) if match else None

@@ -6,8 +6,9 @@ Backend ``booking`` (``BACKEND_BOOKING_URL``, Bearer key in ``BACKEND_BOOKING_KE
 
 from fulfillment import Rejected, Response, clock
 from fulfillment.backend import backend, field, turn_key
-from fulfillment.values import as_date, as_text, as_time
+from fulfillment.values import as_date, as_name, as_text, as_time
 from handlers import app
+from handlers._ids import spoken_email
 from handlers._words import day, on_day, sentence_case, spoken_list, spoken_time
 
 bookings = backend("booking", spoken_name="our booking system")
@@ -60,7 +61,7 @@ def book_appointment(request):
     service = as_text(request.param("service"))
     date = as_date(request.param("date"))
     time = as_time(request.param("time"))
-    name = as_text(request.param("customer_name"))
+    name = as_name(request.param("customer_name"))
     needed = (("the service", service), ("the date", date), ("the time", time), ("your name", name))
     missing = [what for what, value in needed if value is None]
     if missing:
@@ -75,7 +76,8 @@ def book_appointment(request):
                 "time": f"{time:%H:%M}",
                 "customer": {
                     "name": name,
-                    "email": as_text(request.param("customer_email")) or "",
+                    # Optional: as the caller said it, written as an address, or left out.
+                    "email": spoken_email(as_text(request.param("customer_email"))) or "",
                     "phone": as_text(request.param("customer_phone")) or request.caller_id,
                 },
             },

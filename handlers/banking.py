@@ -11,7 +11,7 @@ from fulfillment import richcontent as rc
 from fulfillment.backend import backend, expect, field
 from fulfillment.values import as_date, as_text
 from handlers import app
-from handlers._ids import SEPARATORS, canonical
+from handlers._ids import SEPARATORS, canonical, heard
 from handlers._words import day, money
 
 accounts = backend("bank", spoken_name="our banking system")
@@ -24,6 +24,7 @@ RECENT = 5
 def account_id_of(request):
     raw = as_text(request.param("account_id")) or as_text(request.param("account_number"))
     # Eight digits may come grouped: "ACC 1234 5678", "ACC-1234-5678".
+    raw = heard(raw)  # "ACC-12345678." as speech-to-text ends it
     match = ACCOUNT_ID.match(SEPARATORS.sub("", raw)) if raw else None
     return canonical("ACC", match[1]) if match else None
 
@@ -42,8 +43,14 @@ def account_balance(request):
     balance = field(account, "balance", (int, float))
     available = field(account, "available_balance", (int, float))
     sentence = f"Your balance is {money(balance, currency)}"
-    if available != balance:
+    if available == balance:
+        pass
+    elif available <= 0:  # pending payments take it all
+        sentence += ", and nothing is available to spend right now"
+    elif available < balance:
         sentence += f", and {money(available, currency)} of it is available to spend"
+    else:  # an overdraft or a credit line: more than the balance
+        sentence += f", and you have {money(available, currency)} available to spend"
     return Response(sentence + ".").set(account_id=account_id, balance=balance, available_balance=available)
 
 

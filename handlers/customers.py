@@ -3,18 +3,13 @@
 Backend ``store`` (``BACKEND_STORE_URL``): ``GET /customers?email=`` answers a list.
 """
 
-import re
-
 from fulfillment import Response
 from fulfillment.backend import backend, expect, field
 from fulfillment.values import as_text
 from handlers import app
+from handlers._ids import spoken_email
 
 customers = backend("store", spoken_name="our customer system")
-
-# Deliberately simple: one @, no spaces, a dot in the domain. The backend is the judge of
-# whether the address exists; this only catches what speech recognition got wrong.
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
 
 
 def email_param(request):
@@ -29,14 +24,8 @@ def email_param(request):
 
 
 def email_of(request):
-    raw = as_text(request.param(email_param(request)))
-    if raw is None:
-        return None
     # Speech often gives "jane dot doe at example dot com".
-    spoken = re.sub(r"\s+at\s+", "@", raw.strip(), flags=re.IGNORECASE)
-    spoken = re.sub(r"\s+dot\s+", ".", spoken, flags=re.IGNORECASE)
-    email = spoken.replace(" ", "").lower()
-    return email if EMAIL.match(email) else None
+    return spoken_email(as_text(request.param(email_param(request))))
 
 
 @app.tag("validate-email")
@@ -84,12 +73,16 @@ def get_customer_info(request):
 
 
 _TITLES = {"dr", "mr", "mrs", "ms", "mx", "miss", "prof", "sir", "dame"}
+# What may follow a full name after a comma without making it "Last, First".
+_SUFFIXES = {"jr", "sr", "ii", "iii", "iv", "phd", "md", "esq", "dds", "cpa", "mba", "rn"}
 
 
 def how_to_address(name):
     """What to call a customer by: "Ada" for "Ada Lovelace" and for "Lovelace, Ada", "Dr.
     Hopper" for "Dr. Grace Hopper"; "" when the name gives nothing to say."""
     surname, comma, given = name.partition(",")
+    if given.strip().rstrip(".").replace(".", "").lower() in _SUFFIXES:  # "Grace Hopper, PhD"
+        given = ""
     last_first = bool(comma and given.strip())  # "Lovelace, Ada"
     words = (given if last_first else surname).split()
     if not words:

@@ -29,6 +29,8 @@ def check_inventory(request):
     color = as_text(request.param("color"))
     if product_id is None:
         return Response(ASK_PRODUCT).with_outcome("invalid-input")
+    if size and size.casefold().replace("-", " ") == "one size":
+        size = None  # no size to ask for, nor to say: "the Canvas Tote Bag"
 
     query = {"product_id": product_id}
     if size:
@@ -42,8 +44,6 @@ def check_inventory(request):
 
     name = field(stock, "name", str, required=False) or product_id
     quantity = field(stock, "quantity", int)
-    if size and size.casefold().replace("-", " ") == "one size":
-        size = None  # "the Canvas Tote Bag", not "the Canvas Tote Bag in size one-size"
     what = " ".join(part for part in (color, name) if part) + (f" in size {size}" if size else "")
     if (size or color) and not _is_made_in(stock, size, color):
         # Not "out of stock": nobody will ever have it in that size or colour.

@@ -9,7 +9,7 @@ from fulfillment import BadBackendData, NotFound, Rejected, Response, clock
 from fulfillment.backend import backend, field, turn_key
 from fulfillment.values import as_date, as_text
 from handlers import app
-from handlers._ids import SEPARATORS, canonical, sku_of
+from handlers._ids import SEPARATORS, canonical, heard, sku_of, spoken_id
 from handlers._words import money, on_day
 
 orders = backend("store", spoken_name="our order system")
@@ -20,10 +20,10 @@ ASK_ORDER_ID = "What's your order number? It starts with ORD, like ORD-1001."
 
 def order_id_of(request):
     """The order id the caller gave, in canonical form (``ord 1001`` → ``ORD-1001``), or None."""
-    raw = as_text(request.param("order_id"))
+    raw = spoken_id(as_text(request.param("order_id")))  # "O R D 1002." → "ORD 1002"
     if raw is None:
         return None
-    match = ORDER_ID.match(SEPARATORS.sub("-", raw.strip()))  # any run of them is one hyphen
+    match = ORDER_ID.match(SEPARATORS.sub("-", raw))  # any run of them is one hyphen
     return canonical("ORD", match[1]) if match else None
 
 
@@ -99,7 +99,7 @@ RETURN_REFUSALS = {
 @app.tag("process-return", side_effects=True, answers=("return_id", "refund_amount"))
 def process_return(request):
     order_id = order_id_of(request)
-    item = as_text(request.param("item_id"))
+    item = heard(as_text(request.param("item_id")))
     item_id = sku_of(item) or item  # "sku 300" is SKU-300; other catalogues' ids as given
     reason = as_text(request.param("return_reason")) or "not given"
     if order_id is None:

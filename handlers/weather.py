@@ -9,6 +9,7 @@ from fulfillment import NotFound, Response
 from fulfillment.backend import backend, field
 from fulfillment.values import as_text
 from handlers import app
+from handlers._ids import heard
 
 weather = backend("weather", spoken_name="the weather service")
 
@@ -17,7 +18,7 @@ WEATHER_CACHE_S = 600
 
 @app.tag("get-weather", answers=("weather_city", "temperature_c", "weather_condition"))
 def get_weather(request):
-    city = as_text(request.param("city"))
+    city = heard(as_text(request.param("city")))  # "paris." as speech-to-text ends it
     if city is None:
         return Response("Which city would you like the weather for?").with_outcome("invalid-input")
     try:
