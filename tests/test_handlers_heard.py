@@ -9,18 +9,16 @@ backend with ``responses``, as test_handlers.py does.
 """
 
 import datetime
-import json
-import os
 import uuid
 
 import pytest
 import responses
 
 import demo_store
-from demo_store import server as demo_store_server
 from fulfillment import backend as backend_module
 from fulfillment.backend import reset
 from handlers import app
+from tests import test_handlers_demo
 from tests.conftest import assert_valid_response, cx_request, outcome_of, texts_of
 
 TRANSPORT = "fulfillment.transport.PooledAdapter.send"
@@ -28,21 +26,8 @@ STORE = "https://store.test"
 BANK = "https://bank.test"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def store():
-    """A fresh demo store, standing in as the process's shared one while this module runs."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith("BACKEND_") or name in ("DEMO_STORE", "HANDOFF_PHONE_NUMBER"):
-                patch.delenv(name)
-        fresh = demo_store.start()
-        patch.setattr(demo_store_server, "_shared", fresh)
-        reset()
-        try:
-            yield fresh
-        finally:
-            reset()
-            fresh.stop()
+# The same fresh demo store as test_handlers_demo.py, for this module (autouse).
+store = test_handlers_demo.store
 
 
 @pytest.fixture
@@ -134,9 +119,9 @@ def test_book_appointment_with_the_email_as_get_customer_info_accepted_it():
     )
 
     assert outcome_of(answer) == "ok", texts_of(answer)
-    assert count(
-        "SELECT COUNT(*) FROM appointments WHERE customer_email = ?", "ada.lovelace@example.com"
-    ) == 1
+    assert (
+        count("SELECT COUNT(*) FROM appointments WHERE customer_email = ?", "ada.lovelace@example.com") == 1
+    )
 
 
 # --- 3. check-inventory: "one size" (as said) reads as out of stock --------------------------------
@@ -185,7 +170,7 @@ def test_check_inventory_reads_a_product_code_spelled_out(heard):
 
 
 def test_get_weather_with_a_trailing_full_stop():
-    """"paris." is not found, and the caller hears "...the weather for paris.." (two stops)."""
+    """ "paris." is not found, and the caller hears "...the weather for paris.." (two stops)."""
     answer = resolve("get-weather", {"city": "paris."})
 
     assert not any(".." in text for text in texts_of(answer)), texts_of(answer)
@@ -208,9 +193,11 @@ def test_an_id_with_a_trailing_full_stop_is_read(tag, params):
 
 
 def test_process_return_item_with_a_trailing_full_stop():
-    """"SKU 300." is sent to the store as the item id "SKU 300." and the caller hears "I couldn't
+    """ "SKU 300." is sent to the store as the item id "SKU 300." and the caller hears "I couldn't
     find that item in order ORD-1006" although it is in that order."""
-    answer = resolve("process-return", {"order_id": "ORD-1006", "item_id": "SKU 300.", "return_reason": "too big"})
+    answer = resolve(
+        "process-return", {"order_id": "ORD-1006", "item_id": "SKU 300.", "return_reason": "too big"}
+    )
 
     assert outcome_of(answer) == "ok", texts_of(answer)
 
@@ -249,7 +236,7 @@ def test_get_customer_info_does_not_greet_a_name_suffix(mocked, name, greeting):
     ids=["available above balance", "available negative"],
 )
 def test_account_balance_never_says_more_than_the_balance_is_part_of_it(mocked, account):
-    """"Your balance is $100.00, and $600.00 of it is available to spend." / "Your balance is
+    """ "Your balance is $100.00, and $600.00 of it is available to spend." / "Your balance is
     $50.00, and minus $20.00 of it is available to spend." are false or meaningless."""
     mocked.get(f"{BANK}/accounts/ACC-12345678", json={"account_id": "ACC-12345678", **account})
 
