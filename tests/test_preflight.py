@@ -125,9 +125,20 @@ def test_a_python_older_than_the_service_needs_skips_the_check(monkeypatch, caps
     [
         # A package this machine lacks (the function installs it): the check cannot run here.
         (
-            ImportError("No module named 'somevendorsdk'"),
+            ModuleNotFoundError("No module named 'somevendorsdk'", name="somevendorsdk"),
             3,
-            ["preflight: skipped: the service cannot be imported here (No module named 'somevendorsdk')"],
+            ["preflight: skipped: the service cannot be imported here (No module named 'somevendorsdk'"],
+        ),
+        # An import of the service's own that fails is its own bug, as the deployed service's.
+        (
+            ImportError("cannot import name 'Respnse' from 'fulfillment'", name="fulfillment"),
+            2,
+            ["ImportError: cannot import name 'Respnse'", "preflight: error: the service fails at start"],
+        ),
+        (
+            ModuleNotFoundError("No module named 'handlers.ordrs'", name="handlers.ordrs"),
+            2,
+            ["preflight: error: the service fails at start"],
         ),
         # A handler module's own bug: the deployed service would crash on it too.
         (
@@ -136,7 +147,12 @@ def test_a_python_older_than_the_service_needs_skips_the_check(monkeypatch, caps
             ["NameError: name 'ordrs' is not defined", "preflight: error: the service fails at start"],
         ),
     ],
-    ids=["missing-package-skips", "crash-at-import-is-an-error"],
+    ids=[
+        "missing-package-skips",
+        "own-import-is-an-error",
+        "own-module-is-an-error",
+        "crash-at-import-is-an-error",
+    ],
 )
 def test_a_failure_to_import_the_service(monkeypatch, capsys, failure, status, said):
     def importing_the_service():

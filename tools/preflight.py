@@ -19,8 +19,10 @@ What is checked is what ``WebhookApp.check_configuration`` checks when the servi
   "unavailable"; an ``AUTH_*`` setting for a mode that is off): shown, not fatal.
 
 Exit status: 0 nothing wrong (warnings may have been shown), 2 errors (each printed), 3 the
-check could not run here (this Python is too old, or a handler imports a package this
-machine lacks): ``deploy.sh`` says so and goes on.
+check could not run here (this Python is too old, or a handler imports a third-party package
+this machine lacks): ``deploy.sh`` says so and goes on. An import that fails inside the
+service's own packages (``from fulfillment import Respnse``) is a bug the deployed service
+would crash on: an error.
 """
 
 import logging
@@ -28,6 +30,7 @@ import sys
 import traceback
 
 MIN_PYTHON = (3, 11)  # what the service itself needs (datetime.UTC, ...)
+OWN_PACKAGES = frozenset({"main", "fulfillment", "handlers", "demo_store"})
 
 
 class _Collected(logging.Handler):
@@ -60,6 +63,13 @@ def check():
     return errors, warnings
 
 
+def _lacks_a_package(err):
+    """Whether ``err`` says a third-party package is not installed here (which the deployment
+    installs from requirements.txt), rather than that the service's own code is wrong."""
+    missing = err.name if isinstance(err, ModuleNotFoundError) else None
+    return bool(missing) and missing.partition(".")[0] not in OWN_PACKAGES
+
+
 def main():
     if sys.version_info < MIN_PYTHON:
         print(
@@ -71,7 +81,18 @@ def main():
     try:
         errors, warnings = check()
     except ImportError as err:
-        print(f"preflight: skipped: the service cannot be imported here ({err})", file=sys.stderr)
+        if not _lacks_a_package(err):
+            traceback.print_exc()
+            print(
+                "preflight: error: the service fails at start: an import of its own (traceback above)",
+                file=sys.stderr,
+            )
+            return 2
+        print(
+            f"preflight: skipped: the service cannot be imported here ({err}; "
+            "if the deployment needs it too, is it in requirements.txt?)",
+            file=sys.stderr,
+        )
         return 3
     except Exception:  # a handler module's own bug: the deployed service would crash on it too
         traceback.print_exc()
