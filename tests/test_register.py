@@ -545,3 +545,52 @@ def test_running_everything_twice_writes_only_once(adc):
     page = fake.pages[PAGE]
     assert page["entryFulfillment"]["tag"] == "lookup-order"
     assert page["transitionRoutes"][0]["triggerFulfillment"]["tag"] == "track-order"
+
+
+# -- credentials and answers that are not the API's ----------------------------------------
+
+
+class _CredentialsFailingToRefresh(Credentials):
+    def __init__(self, error):
+        super().__init__()
+        self.token, self.error = None, error
+
+    def refresh(self, request):
+        raise self.error
+
+
+def _register_with(monkeypatch, credentials):
+    monkeypatch.setattr(google.auth, "default", lambda scopes=None, **kw: (credentials, "adc-project"))
+    return register.main(["webhook", "--agent", AGENT, "--uri", URI], out=io.StringIO())
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "said"),
+    [
+        # A login that needs renewing: the most common case on a laptop.
+        (
+            google.auth.exceptions.RefreshError("Reauthentication is needed."),
+            2,
+            "gcloud auth application-default login",
+        ),
+        (
+            google.auth.exceptions.TransportError("Failed to resolve 'oauth2.googleapis.com'"),
+            1,
+            "cannot reach",
+        ),
+    ],
+    ids=["needs-login", "token-endpoint-unreachable"],
+)
+def test_credentials_that_cannot_be_refreshed_are_an_error_line(monkeypatch, capsys, error, status, said):
+    with responses.RequestsMock(assert_all_requests_are_fired=False):
+        assert _register_with(monkeypatch, _CredentialsFailingToRefresh(error)) == status
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and said in err and "Traceback" not in err
+
+
+def test_a_2xx_answer_that_is_not_json_is_an_error_line(monkeypatch, capsys):
+    with responses.RequestsMock() as api:
+        api.get(WEBHOOKS_URL, body="<html>sign in to the wifi</html>", status=200, content_type="text/html")
+        assert _register_with(monkeypatch, AnonymousCredentials()) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "not JSON" in err

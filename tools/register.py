@@ -108,6 +108,7 @@ class DialogflowRest:
         self.headers = {"x-goog-user-project": quota_project}
 
     def _call(self, method, resource, *, params=None, body=None):
+        import google.auth.exceptions
         import requests
 
         url = f"{self.root}/v3/{resource}"
@@ -115,11 +116,23 @@ class DialogflowRest:
             response = self.session.request(
                 method, url, params=params, json=body, headers=self.headers, timeout=HTTP_TIMEOUT_S
             )
-        except requests.RequestException as exc:
+        except google.auth.exceptions.RefreshError as exc:
+            # Credentials that need a fresh login (the common laptop case), or were revoked.
+            raise UsageError(
+                f"the Google credentials could not be refreshed ({exc}). "
+                "Run `gcloud auth application-default login` again"
+            ) from None
+        except (requests.RequestException, google.auth.exceptions.TransportError) as exc:
             raise RegisterError(f"cannot reach {self.root}: {exc.__class__.__name__}: {exc}") from None
         if response.status_code >= 400:
             raise ApiError.from_response(method, resource, response)
-        return response.json() if response.content else {}
+        try:
+            return response.json() if response.content else {}
+        except ValueError:  # a proxy's or a portal's page, with a 2xx status
+            raise RegisterError(
+                f"{method} {resource}: HTTP {response.status_code} but the answer is not JSON: "
+                f"{response.text[:120]!r}"
+            ) from None
 
     def get(self, resource):
         return self._call("GET", resource)
