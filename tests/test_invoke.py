@@ -53,6 +53,7 @@ class CannedServer:
 
     def __init__(self):
         self.status, self.body, self.content_type = 200, RICH_REPLY, "application/json"
+        self.headers = {}
         self.received = []
         server = self
 
@@ -66,6 +67,8 @@ class CannedServer:
                 self.send_response(server.status)
                 self.send_header("Content-Type", server.content_type)
                 self.send_header("Content-Length", str(len(payload)))
+                for name, value in server.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(payload)
 
@@ -225,6 +228,27 @@ def test_a_200_that_is_not_json_exits_1(server):
     assert code == 1
     assert "<html>oops</html>" in out
     assert "not a JSON object" in out
+
+
+def test_a_redirect_is_the_answer_not_a_detour(server):
+    # urllib would follow it with a GET, and the service's GET status (200) would read as a
+    # successful call; Dialogflow follows no redirect (Cloud Run answers http:// with one).
+    server.status, server.body = 302, b""
+    server.headers = {"Location": "https://elsewhere.example/"}
+
+    code, out = run("lookup-order", "--url", server.url)
+
+    assert code == 1 and len(server.received) == 1
+    assert "HTTP 302 Found, to https://elsewhere.example/: Dialogflow does not follow redirects" in out
+
+
+def test_nan_and_infinity_are_sent_as_the_words_not_as_numbers(server):
+    # Python's json reads them as floats and writes them back bare, which is not JSON: the
+    # service answers 400 to such a body, and Dialogflow never sends one.
+    code, _ = run("lookup-order", "order_id=NaN", "limit=Infinity", "--url", server.url)
+
+    assert code == 0
+    assert server.received[0]["body"]["sessionInfo"]["parameters"] == {"order_id": "NaN", "limit": "Infinity"}
 
 
 def test_connection_refused_is_exit_2_with_a_hint(capsys):

@@ -44,9 +44,13 @@ def parse_value(text):
     (2, True, 'ORD-1001', '7')
     """
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_not_json)  # NaN, Infinity: Python's, not JSON's
     except ValueError:
         return text
+
+
+def _not_json(word):
+    raise ValueError(f"{word} is not JSON")
 
 
 def parse_parameter(pair):
@@ -262,6 +266,17 @@ def default_audience(url):
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
+class _Unfollowed(urllib.request.HTTPRedirectHandler):
+    """Redirects are answers, not detours: urllib would re-send the POST as a GET (whose
+    answer, the service's status, would read as a success), and Dialogflow follows none."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None  # urllib then raises HTTPError with the 3xx
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_Unfollowed)
+
+
 def post(url, body, headers, timeout):
     """POST ``body``; returns ``(status, reason, raw body, seconds)``. Raises InvokeError."""
     if urlsplit(url).scheme not in ("http", "https"):
@@ -272,10 +287,13 @@ def post(url, body, headers, timeout):
     )
     started = time.monotonic()
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 (scheme checked above)
+        with _NO_REDIRECTS.open(request, timeout=timeout) as answer:
             return answer.status, answer.reason, answer.read(), time.monotonic() - started
     except urllib.error.HTTPError as error:
-        return error.code, error.reason, error.read(), time.monotonic() - started
+        reason = error.reason
+        if 300 <= error.code < 400:
+            reason = f"{reason}, to {error.headers.get('Location')}: Dialogflow does not follow redirects"
+        return error.code, reason, error.read(), time.monotonic() - started
     except urllib.error.URLError as error:
         if isinstance(error.reason, ConnectionRefusedError):
             raise InvokeError(
