@@ -134,6 +134,32 @@ def test_webhook_filter_counts_only_calls_to_that_webhook():
     ]
 
 
+def test_references_by_resource_name_read_as_the_names_they_point_to(tmp_path):
+    # An API dump names a webhook and a route group by resource name, whose last part is an
+    # ID ("name" in their files), not the display name that --webhook and the export use.
+    export = tmp_path / "shop"
+    shutil.copytree(SHOP, export)
+    lookup = export / "flows" / "Orders" / "pages" / "Order Lookup.json"
+    page = json.loads(lookup.read_text())
+    agent_path = "projects/my-project/locations/global/agents/a"
+    page["entryFulfillment"]["webhook"] = f"{agent_path}/webhooks/0f1e2d3c-0000-4000-8000-000000000001"
+    page["entryFulfillment"]["tag"] = "nobody-serves-this"
+    lookup.write_text(json.dumps(page))
+    confirm = export / "flows" / "Returns" / "pages" / "Return Confirm.json"
+    page = json.loads(confirm.read_text())
+    page["transitionRouteGroups"] = [f"{agent_path}/transitionRouteGroups/j0"]
+    confirm.write_text(json.dumps(page))
+
+    report = report_for(export, webhooks=["cx-webhook"])
+    agent = audit.AgentExport.load(export)
+
+    assert "nobody-serves-this" in report.unserved  # a call to cx-webhook, unserved
+    [returns] = [flow for flow in agent.flows if flow.own.flow == "Returns"]
+    [confirm_scope] = [scope for scope in returns.pages if scope.page == "Return Confirm"]
+    assert confirm_scope.route_groups == ["Common"]
+    assert agent.calls_in_scope(returns, confirm_scope) != confirm_scope.calls  # the group's are in
+
+
 def test_all_called_tags_served_is_ok():
     report = report_for(served=tuple(CALLED))
 

@@ -23,7 +23,7 @@ import importlib
 import json
 import sys
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 WEBHOOK_ERROR_EVENT = "webhook.error"
@@ -266,6 +266,7 @@ class AgentExport:
         files = ExportFiles.open(location)
         agent = files.read_json("agent.json")
         flows = []
+        group_names = {}  # a route group's ID (the last part of its resource name) → display name
         for folder in files.subfolders("flows"):
             flow_files = files.under(f"flows/{folder}")
             if not flow_files:
@@ -279,20 +280,42 @@ class AgentExport:
             ]
             groups = {}
             for path in files.under(f"flows/{folder}/transitionRouteGroups"):
-                scope = route_group_scope(files.read_json(path), flow_name)
+                group = files.read_json(path)
+                scope = route_group_scope(group, flow_name)
                 groups[scope.route_group] = scope
+                group_names[_reference_name(group.get("name") or "")] = scope.route_group
             flows.append(FlowContent(own=flow_scope(flow), pages=pages, route_groups=groups))
         agent_groups = {}
         for path in files.under("transitionRouteGroups"):
-            scope = route_group_scope(files.read_json(path))
+            group = files.read_json(path)
+            scope = route_group_scope(group)
             agent_groups[scope.route_group] = scope
+            group_names[_reference_name(group.get("name") or "")] = scope.route_group
         webhooks = {}
         for path in files.under("webhooks"):
             webhook = files.read_json(path)
             webhooks[webhook.get("displayName") or PurePosixPath(path).stem] = webhook
-        return cls(
+        export = cls(
             name=agent.get("displayName") or "?", flows=flows, route_groups=agent_groups, webhooks=webhooks
         )
+        webhook_names = {_reference_name(hook.get("name") or ""): name for name, hook in webhooks.items()}
+        export._name_references(webhook_names, group_names)
+        return export
+
+    def _name_references(self, webhook_names, group_names):
+        """Read references made by resource name (``projects/…/webhooks/<ID>``, whose last part
+        is an ID) as the display names the export and ``--webhook`` use."""
+        webhook_names.pop("", None)
+        group_names.pop("", None)
+        scopes = [
+            scope for flow in self.flows for scope in (flow.own, *flow.pages, *flow.route_groups.values())
+        ]
+        for scope in [*scopes, *self.route_groups.values()]:
+            scope.calls = [
+                replace(call, webhook=webhook_names[call.webhook]) if call.webhook in webhook_names else call
+                for call in scope.calls
+            ]
+            scope.route_groups = [group_names.get(name, name) for name in scope.route_groups]
 
     def all_calls(self):
         for flow in self.flows:
