@@ -226,7 +226,7 @@ def test_json_output_for_machines(shop_zip):
     ]
 
 
-@pytest.mark.parametrize("top_level", [None, "exported-agent"])
+@pytest.mark.parametrize("top_level", [None, "exported-agent", ".export"])
 def test_zip_and_folder_give_the_same_report(tmp_path, top_level):
     archive = zip_folder(SHOP, tmp_path / "shop.zip", top_level=top_level)
 

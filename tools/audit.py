@@ -55,8 +55,8 @@ class ExportFiles:
                 f"{label}: no agent.json, so this is not a Dialogflow CX agent export (JSON package)"
             )
         # Zipping a folder by hand often adds one directory level: agent.json marks the root.
-        self._prefix = str(PurePosixPath(roots[0]).parent).removeprefix(".")
-        self._prefix = f"{self._prefix}/" if self._prefix else ""
+        parent = str(PurePosixPath(roots[0]).parent)
+        self._prefix = "" if parent == "." else f"{parent}/"  # "." is no folder; ".export" is one
         self.paths = sorted(p.removeprefix(self._prefix) for p in paths if p.startswith(self._prefix))
 
     @classmethod
