@@ -210,6 +210,28 @@ def test_an_empty_answer_reads_as_no_change(server):
     ]
 
 
+def test_a_snake_case_answer_reads_like_its_camel_case_twin(server):
+    # proto3 JSON parses both spellings; Google's own validation sample answers with page_info.
+    server.body = {
+        "fulfillment_response": {"messages": [{"text": {"text": ["That order number looks wrong."]}}]},
+        "page_info": {"form_info": {"parameter_info": [{"display_name": "order_id", "state": "INVALID"}]}},
+        "session_info": {"parameters": {"order_id": None, "webhook_outcome": "invalid-input"}},
+    }
+
+    code, out = run("validate-order-id", "--url", server.url)
+
+    assert code == 0
+    assert out.splitlines()[2:] == [
+        "Messages (1):",
+        "  say: That order number looks wrong.",
+        "Session parameters:",
+        "  removed order_id",
+        "Invalidated form parameters (Dialogflow re-prompts): order_id",
+        "Transition: none (the agent's own routes decide)",
+        "webhook_outcome: invalid-input",
+    ]
+
+
 def test_non_200_prints_the_json_error_and_exits_1(server):
     server.status, server.body = 401, {"error": {"code": 401, "message": "missing or invalid credentials"}}
 

@@ -190,8 +190,32 @@ def describe_message(message):
     return line + channel
 
 
+# Values whose keys are the webhook's own data, not field names: left as they are.
+_FREE_FORM = frozenset({"parameters", "payload", "metadata", "value"})
+
+
+def json_names(message):
+    """``message`` with its proto field names in their JSON spelling: proto3 JSON accepts
+    ``page_info`` for ``pageInfo`` (Google's own samples answer so), and Dialogflow reads both.
+
+    >>> json_names({"session_info": {"parameters": {"order_id": 1}}})
+    {'sessionInfo': {'parameters': {'order_id': 1}}}
+    """
+    if isinstance(message, list):
+        return [json_names(item) for item in message]
+    if not isinstance(message, dict):
+        return message
+    named = {}
+    for key, value in message.items():
+        head, *rest = key.split("_")
+        name = head + "".join(word[:1].upper() + word[1:] for word in rest)
+        named[name] = value if name in _FREE_FORM else json_names(value)
+    return named
+
+
 def describe_response(response, sent_parameters):
     """The lines a person reads: messages, parameter changes, form, transition, outcome."""
+    response = json_names(response)
     lines = []
     fulfillment = response.get("fulfillmentResponse") or {}
     messages = fulfillment.get("messages") or []
