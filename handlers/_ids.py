@@ -17,6 +17,16 @@ _UTTERANCE_END = ".,;:!?\u2026 "
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
 
 
+# The words callers say for the symbols of an address, as speech-to-text writes them.
+_SPOKEN_SYMBOLS = (
+    ("at", "@"),
+    ("dot", "."),
+    ("underscore", "_"),
+    ("(?:dash|hyphen)", "-"),
+    ("plus", "+"),
+)
+
+
 def heard(text):
     """``text`` without the punctuation an utterance ends with (``"paris."`` → ``"paris"``);
     ``None`` when nothing is left."""
@@ -48,8 +58,8 @@ def spoken_email(text):
     text = heard(text)
     if text is None:
         return None
-    text = re.sub(r"\s+at\s+", "@", text, flags=re.IGNORECASE)
-    text = re.sub(r"\s+dot\s+", ".", text, flags=re.IGNORECASE)
+    for word, symbol in _SPOKEN_SYMBOLS:  # "jane underscore doe at example dot com"
+        text = re.sub(rf"\s+{word}\s+", symbol, text, flags=re.IGNORECASE)
     email = text.replace(" ", "").lower()
     return email if EMAIL.match(email) else None
 

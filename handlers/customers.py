@@ -73,6 +73,7 @@ def get_customer_info(request):
 
 
 _TITLES = {"dr", "mr", "mrs", "ms", "mx", "miss", "prof", "sir", "dame"}
+_FIRST_NAME_TITLES = {"sir", "dame"}
 # What may follow a full name after a comma without making it "Last, First".
 _SUFFIXES = {"jr", "sr", "ii", "iii", "iv", "phd", "md", "esq", "dds", "cpa", "mba", "rn"}
 
@@ -87,6 +88,8 @@ def how_to_address(name):
     words = (given if last_first else surname).split()
     if not words:
         return ""
+    if len(words) > 1 and words[0].lower() in _FIRST_NAME_TITLES:
+        return f"{words[0]} {words[1]}"  # "Sir Ian", "Dame Judi": the first name, not the last
     if len(words) > 1 and words[0].rstrip(".").lower() in _TITLES:
         # A title with a last name ("Dr. Hopper"): the listed surname, or the last word.
         return f"{words[0]} {surname.strip() if last_first else words[-1]}"

@@ -210,6 +210,9 @@ def test_process_return_item_with_a_trailing_full_stop():
     [
         ("Martin Luther King, Jr.", "Thanks, Martin. I found your account."),
         ("Grace Hopper, PhD", "Thanks, Grace. I found your account."),
+        # Sir and Dame go with the first name, where Dr. and Ms. go with the last.
+        ("Dame Judi Dench", "Thanks, Dame Judi. I found your account."),
+        ("Sir Ian McKellen", "Thanks, Sir Ian. I found your account."),
     ],
 )
 def test_get_customer_info_does_not_greet_a_name_suffix(mocked, name, greeting):
@@ -220,6 +223,21 @@ def test_get_customer_info_does_not_greet_a_name_suffix(mocked, name, greeting):
     answer = resolve("get-customer-info", {"customer_email": "c@example.com"})
 
     assert texts_of(answer) == [greeting]
+
+
+@pytest.mark.parametrize(
+    ("said", "address"),
+    [
+        ("jane underscore doe at example dot com", "jane_doe@example.com"),
+        ("mary dash ann at example dot co dot uk", "mary-ann@example.co.uk"),
+        ("mary hyphen ann at example dot com", "mary-ann@example.com"),
+        ("ada plus news at example dot com", "ada+news@example.com"),
+    ],
+)
+def test_an_email_address_is_written_with_the_symbols_said_as_words(said, address):
+    answer = resolve("validate-email", {"customer_email": said})
+
+    assert params_of(answer)["customer_email"] == address
 
 
 # --- 7. account-balance: "of it" when the available amount is not part of the balance -----------
