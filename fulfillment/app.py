@@ -339,11 +339,7 @@ class WebhookApp:
                 answer = encode(err.body())
                 out_headers = {**_JSON, **err.headers}
                 declared = environ.get("CONTENT_LENGTH", "")
-                if (
-                    declared.isascii()
-                    and declared.isdigit()
-                    and int(declared) > self.settings.max_request_bytes
-                ):
+                if _is_whole_number(declared) and int(declared) > self.settings.max_request_bytes:
                     # Refused before the body was read (401, 405, 415): do not wait for an
                     # upload we would refuse anyway.
                     _forget_body(environ)
@@ -380,7 +376,7 @@ class WebhookApp:
         declared = environ.get("CONTENT_LENGTH", "").strip()
         if not declared:
             return _read_unframed_body(environ, limit)
-        if not (declared.isascii() and declared.isdigit()):  # "²" is a digit to str.isdigit
+        if not _is_whole_number(declared):
             raise BadRequest(f"Content-Length must be a whole number, got {declared[:20]!r}")
         length = int(declared)
         if length > limit:  # handle_http then forgets the body, as for any early refusal
@@ -419,6 +415,11 @@ def _log_and_auth_problems(env, build_authenticator):
         except ValueError as err:
             problems.append(str(err))
     return problems
+
+
+def _is_whole_number(text):
+    """Whether ``text`` is digits ``int()`` reads: "²" is a digit to ``str.isdigit``."""
+    return text.isascii() and text.isdigit()
 
 
 def _read_unframed_body(environ, limit):

@@ -313,25 +313,22 @@ _MAX_NESTING_IN_MESSAGE = 47
 
 def _cut_too_deep(body, cuts):
     """Remove every free-form value nested deeper than Dialogflow accepts; True if any was."""
-    cut = False
+    before = len(cuts)
     params = (body.get("sessionInfo") or {}).get("parameters") or {}
     for name, value in params.items():
         if _deeper_than(value, _MAX_NESTING_AT_TOP):
             params[name] = None  # removed, not left out: see _cut_large_param
             cuts.append(f"session parameter {name!r} (nested too deep)")
-            cut = True
     payload = body.get("payload") or {}
     for key in [key for key, value in payload.items() if _deeper_than(value, _MAX_NESTING_AT_TOP)]:
         del payload[key]
         cuts.append(f"payload {key!r} (nested too deep)")
-        cut = True
     messages = _messages(body)
     for i in range(len(messages) - 1, -1, -1):
         message = messages[i]
         if _deeper_than(message.get("payload"), _MAX_NESTING_IN_MESSAGE + 1):
             del messages[i]
             cuts.append(f"message[{i}] (payload nested too deep)")
-            cut = True
             continue
         for kind in _SIGNALS_WITH_METADATA:
             metadata = (message.get(kind) or {}).get("metadata") or {}
@@ -340,8 +337,7 @@ def _cut_too_deep(body, cuts):
             ]:
                 del metadata[key]
                 cuts.append(f"message[{i}] ({kind}) metadata {key!r} (nested too deep)")
-                cut = True
-    return cut
+    return len(cuts) > before
 
 
 def _deeper_than(value, levels):
@@ -360,21 +356,18 @@ def _last_resort(body, limit, apology):
     caller's answer must not outlive this call, see WebhookApp.tag's answers=) and the form
     parameter states (an invalidated parameter must still be prompted for again)."""
     params = (body.get("sessionInfo") or {}).get("parameters") or {}
-    answer = Response(apology).with_outcome(params.get(OUTCOME_PARAM, "ok")).to_dict()
+    outcome = params.get(OUTCOME_PARAM, "ok")
+    answer = Response(apology).with_outcome(outcome).to_dict()
     removals = {name: None for name, value in params.items() if value is None}
     answer["sessionInfo"]["parameters"].update(removals)
     if "pageInfo" in body:
         answer["pageInfo"] = body["pageInfo"]
     data = encode(answer)
-    for extra in ("pageInfo", "removals"):
-        if len(data) <= limit:
-            break
-        if extra == "pageInfo":
-            answer.pop("pageInfo", None)
-        else:
-            answer["sessionInfo"]["parameters"] = {
-                OUTCOME_PARAM: answer["sessionInfo"]["parameters"][OUTCOME_PARAM]
-            }
+    if len(data) > limit:  # the form states go first
+        answer.pop("pageInfo", None)
+        data = encode(answer)
+    if len(data) > limit:  # then the removals: the apology and the outcome always fit
+        answer["sessionInfo"]["parameters"] = {OUTCOME_PARAM: outcome}
         data = encode(answer)
     return data
 
