@@ -72,7 +72,8 @@ def get_customer_info(request):
     )
 
 
-_TITLES = {"dr", "mr", "mrs", "ms", "mx", "miss", "prof", "sir", "dame"}
+# Titles said with the last name, and those said with the first.
+_TITLES = {"dr", "mr", "mrs", "ms", "mx", "miss", "prof"}
 _FIRST_NAME_TITLES = {"sir", "dame"}
 # What may follow a full name after a comma without making it "Last, First".
 _SUFFIXES = {"jr", "sr", "ii", "iii", "iv", "phd", "md", "esq", "dds", "cpa", "mba", "rn"}
@@ -82,7 +83,7 @@ def how_to_address(name):
     """What to call a customer by: "Ada" for "Ada Lovelace" and for "Lovelace, Ada", "Dr.
     Hopper" for "Dr. Grace Hopper"; "" when the name gives nothing to say."""
     surname, comma, given = name.partition(",")
-    if given.strip().rstrip(".").replace(".", "").lower() in _SUFFIXES:  # "Grace Hopper, PhD"
+    if given.replace(".", "").strip().lower() in _SUFFIXES:  # "Grace Hopper, PhD"
         given = ""
     last_first = bool(comma and given.strip())  # "Lovelace, Ada"
     words = (given if last_first else surname).split()
