@@ -455,8 +455,7 @@ if has_mode id-token; then
 fi
 # The project that holds the Dialogflow agent: its service agent calls, and may be another
 # project's than the function's.
-AGENT_PROJECT_NUMBER=$(get_env AUTH_PROJECT_NUMBER || true)
-AGENT_PROJECT_NUMBER=${AGENT_PROJECT_NUMBER:-$PROJECT_NUMBER}
+AGENT_PROJECT_NUMBER=${agent_project_number:-$PROJECT_NUMBER}
 if [[ $AGENT_PROJECT_NUMBER != "$PROJECT_NUMBER" ]]; then
   note "the Dialogflow agent's project is number $AGENT_PROJECT_NUMBER (AUTH_PROJECT_NUMBER): its service agent gets the invoker role"
 fi
