@@ -31,6 +31,7 @@ def webhook(request):
     environ = request.environ
     data = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
     environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(), "0"
+    request._cached_data = data  # functions-framework's get_data() reads it, as the service's does
     call = WebhookRequest(parse_body(data))
     reply = app._handlers[call.tag].func(call)
     answer, _ = fit(reply.to_dict(call), 64 * 1024, "")

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.conftest import CONTRACT_EXAMPLES, assert_valid_response, post
+from tests.conftest import CONTRACT_EXAMPLES, ROOT, assert_valid_response, post
 
 REQUEST_FIXTURES = sorted(
     [*CONTRACT_EXAMPLES.glob("cx_requests/*.json"), *CONTRACT_EXAMPLES.glob("synthetic/request_*.json")]
@@ -47,6 +47,26 @@ def test_every_contract_request_answers_200_under_every_registered_tag(client, a
 def test_the_strict_check_rejects_the_invalid_response_fixtures(path):
     with pytest.raises(Exception, match=r"VALID|parameterInfo|displayName|Parse|parse"):
         assert_valid_response(path.read_bytes())
+
+
+def test_flask_still_reads_the_body_we_read_past_it():
+    """The service reads the body straight from the server's input, then hands it to werkzeug's
+    cache: ``request.get_data()`` in a fork's hook gives the body, not the drained input."""
+    import flask
+    import functions_framework
+
+    flask_app = functions_framework.create_app(target="webhook", source=str(ROOT / "main.py"))
+    seen = []
+
+    @flask_app.after_request
+    def read_the_body(response):
+        seen.append(flask.request.get_data())
+        return response
+
+    body = (CONTRACT_EXAMPLES / "cx_requests" / "pds_configure_session_parameters_test.json").read_bytes()
+    response = post(flask_app.test_client(), body)
+    assert response.status_code == 200
+    assert seen == [body]
 
 
 def test_get_answers_a_small_status(client, app):
