@@ -132,6 +132,10 @@ class WebhookApp:
         """
         if not isinstance(name, str) or not name.strip() or name != name.strip():
             raise ValueError(f"a tag must be a non-empty string without outer spaces, got {name!r}")
+        if isinstance(answers, str):  # answers=("points") is the string "points", not a tuple
+            raise TypeError(
+                f"answers must be a tuple of parameter names, got {answers!r}; write ({answers!r},)"
+            )
 
         def register(func):
             existing = self._handlers.get(name)
@@ -288,11 +292,16 @@ class WebhookApp:
             return self._encode(request, handler, Response(HANDLER_ERROR_TEXT).with_outcome("error"))
 
     def _encode(self, request, handler, reply):
-        if handler is not None and handler.answers:
-            reply.forget(*handler.answers)  # no earlier answer outlives this one
         if reply.outcome in _UNTRUSTED_ANSWERS:
             forget_cached_answers()
-        answer, _cuts = fit(reply.to_dict(request), self.settings.max_response_bytes, TOO_LARGE_TEXT)
+        body = reply.to_dict(request)
+        if handler is not None:
+            # No earlier answer outlives this one. Into the rendered dict, not the Response:
+            # a handler may return one Response object it keeps (and other tags return too).
+            params = body["sessionInfo"]["parameters"]
+            for name in handler.answers:
+                params.setdefault(name, None)
+        answer, _cuts = fit(body, self.settings.max_response_bytes, TOO_LARGE_TEXT)
         return answer, reply.outcome
 
     # -- one call, over HTTP -------------------------------------------------------------------
@@ -341,7 +350,7 @@ class WebhookApp:
                 status = err.status
                 summary["outcome"] = err.code
                 summary["error"] = err.logged
-                if getattr(err, "reason", None):
+                if err.reason:
                     summary["reason"] = err.reason
                 answer = encode(err.body())
                 out_headers = {**_JSON, **err.headers}

@@ -74,7 +74,10 @@ class Settings:
     max_response_bytes: int = 64 * 1024
     # Replayed answers for side-effecting tags: how long a repeated call gets the same answer.
     replay_ttl_s: float = 600.0
-    env: dict = field(default_factory=dict, repr=False, compare=False)
+    # The environment the LOG_* and AUTH_* settings are read from: the process's unless
+    # from_env() is given another. Never empty by default: on Google Cloud an empty one
+    # would read as "not on Google Cloud" and turn authentication off.
+    env: dict = field(default_factory=lambda: dict(os.environ), repr=False, compare=False)
 
     @property
     def budget_s(self):

@@ -30,6 +30,7 @@ class RequestError(WebhookError):
 
     status = 400
     code = "bad-request"
+    reason = None  # why it was refused, for the call's log line only (auth sets it)
 
     def __init__(self, message, *, status=None, code=None, headers=None, logged=None):
         super().__init__(message)
@@ -124,6 +125,7 @@ class Rejected(BackendError):
 
     outcome = "rejected"
     said = "I'm sorry, {system} couldn't accept that request."
+    code = None  # the backend's machine-readable reason ("slot-taken"), for the handler to word
 
 
 class Unavailable(BackendError):

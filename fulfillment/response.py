@@ -32,7 +32,6 @@ END_FLOW = "END_FLOW"
 PREVIOUS_PAGE = "PREVIOUS_PAGE"
 CURRENT_PAGE = "CURRENT_PAGE"
 START_PAGE = "START_PAGE"
-SYMBOLIC_PAGES = frozenset({END_SESSION, END_FLOW, PREVIOUS_PAGE, CURRENT_PAGE, START_PAGE})
 
 
 class Response:
@@ -128,12 +127,6 @@ class Response:
             self._params[name] = None
         return self
 
-    def forget(self, *names):
-        """``remove()`` those of ``names`` this response does not already set."""
-        for name in names:
-            self._params.setdefault(name, None)
-        return self
-
     def invalidate(self, display_name, *, required=None):
         """Mark a form parameter INVALID and clear its value, so the agent prompts again.
 
@@ -180,11 +173,6 @@ class Response:
         return self
 
     # -- rendering -------------------------------------------------------------------------
-
-    @property
-    def texts(self):
-        """The text variants said so far, for tests and logs."""
-        return [m["text"]["text"][0] for m in self._messages if "text" in m]
 
     def to_dict(self, request=None):
         """Render as a WebhookResponse dict. ``request`` resolves relative transitions."""

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from fulfillment import NotFound, Response, Timeout, Unavailable
+from fulfillment import NotFound, Rejected, Response, Timeout, Unavailable
 from fulfillment.app import HANDLER_ERROR_TEXT, UNKNOWN_TAG_TEXT, WebhookApp
 from fulfillment.config import ConfigurationError, Settings
 from fulfillment.errors import BadRequest
@@ -123,6 +123,23 @@ def test_a_tag_that_fails_removes_what_it_answers_when_it_succeeds(webhook):
     assert params("fine") == {"status": "shipped", "eta": "soon", "webhook_outcome": "ok"}
     assert params("missing") == {"status": None, "eta": "unknown", "webhook_outcome": "not-found"}
     assert params("crash") == {"status": None, "eta": None, "webhook_outcome": "error"}
+
+
+def test_one_response_returned_by_two_tags_carries_no_clearing_from_one_to_the_other(webhook):
+    # A handler may keep a ready-made Response; the router must not edit it.
+    ask_again = Response("Could you say that again?").with_outcome("invalid-input")
+    webhook.tag("balance", answers=("balance",))(lambda request: ask_again)
+    webhook.tag("status", answers=("order_status",))(lambda request: ask_again)
+
+    webhook.resolve(cx_request("balance"))
+    params = webhook.resolve(cx_request("status"))["sessionInfo"]["parameters"]
+    assert params == {"order_status": None, "webhook_outcome": "invalid-input"}
+
+
+def test_answers_given_as_a_bare_string_fail_at_registration(webhook):
+    # ("points") is the string "points": its letters would be cleared, never "points".
+    with pytest.raises(TypeError, match=r"\('points',\)"):
+        webhook.tag("points", answers=("points"))
 
 
 def test_two_requests_under_one_turn_id_are_two_calls_each_replayed(webhook):
@@ -291,6 +308,24 @@ def test_every_wrong_setting_is_named_at_once():
         "MAX_REQUEST_BYTES must be at least 1024, got '1'",
         "REPLAY_TTL_S must be a number, got 'x'",
     ]  # and no word on the margin: it is only compared with a timeout that could be read
+
+
+def test_errors_raised_by_hand_carry_what_the_router_and_handlers_read():
+    # A fork's handler or test may raise these itself; handlers read .code, the router .reason.
+    assert Rejected("no").code is None
+    assert BadRequest("no").reason is None
+
+
+def test_settings_made_in_code_read_the_process_environment(monkeypatch):
+    # On Google Cloud, an empty environment would read as "not on Google Cloud": auth off.
+    monkeypatch.setenv("K_SERVICE", "cx-webhook")
+    monkeypatch.setenv("AUTH_MODES", "basic")
+    monkeypatch.setenv("AUTH_BASIC_USERNAME", "cx")
+    monkeypatch.setenv("AUTH_BASIC_PASSWORD", "a-long-enough-password")
+
+    app = WebhookApp(settings=Settings(webhook_timeout_s=10.0))
+    assert not app.authenticator.open
+    assert app.authenticator.describe() == "auth: basic"
 
 
 def test_settings_at_their_bounds_are_accepted():
