@@ -1150,6 +1150,15 @@ def test_a_body_cut_short_of_its_content_length_is_unavailable_and_a_read_retrie
         store().get_json("/short-always")
 
 
+def test_a_content_length_that_is_not_a_number_is_ignored_not_a_crash(real, no_backoff):
+    # "²" passes str.isdigit() and fails int(). http.client ignores such a length and reads
+    # to the end of the connection; the size cap must not raise a ValueError first.
+    reply = Reply(json={"status": "shipped"}, send_length=False, headers={"Content-Length": "²"})
+    real.route("/superscript", reply)
+
+    assert store().get_json("/superscript") == {"status": "shipped"}
+
+
 def test_connection_closed_before_answering_is_unavailable(real, no_backoff):
     real.route("/drop", Reply(close_before_answer=True))
 
