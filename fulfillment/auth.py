@@ -456,10 +456,6 @@ class GoogleSigningKeys:
         self._lock = threading.Lock()
         self._state = _KeyState()
 
-    @property
-    def fetch_attempts(self):
-        return self._state.attempts
-
     def verifier(self, kid):
         """The verifier for ``kid``, or ``None`` when Google has no such key; may fetch.
 

@@ -20,10 +20,6 @@ def _image(src):
     return {"src": {"rawUrl": src}} if src else None
 
 
-def _link(link, event):
-    return {"link": link, "event": event}
-
-
 def info(title, *, subtitle=None, image=None, link=None):
     """A card with a title, subtitle, optional image and link."""
     return _element("info", title=title, subtitle=subtitle, image=_image(image), actionLink=link)
