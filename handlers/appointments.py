@@ -67,11 +67,12 @@ def book_appointment(request):
     if missing:
         return Response(f"To book, I still need {spoken_list(missing)}.").with_outcome("invalid-input")
 
+    service_id = service.lower().replace(" ", "-")  # the entity's id: "dental-cleaning"
     try:
         booking = bookings.post_json(
             "/appointments",
             {
-                "service": service.lower().replace(" ", "-"),
+                "service": service_id,
                 "date": date.isoformat(),
                 "time": f"{time:%H:%M}",
                 "customer": {
@@ -91,14 +92,14 @@ def book_appointment(request):
         return Response(sentence).with_outcome("rejected")
 
     confirmation = field(booking, "confirmation_id", str)
-    spoken = service.lower().replace("-", " ")  # the entity's id, "dental-cleaning", said aloud
+    spoken = service_id.replace("-", " ")  # "dental cleaning"
     return (
         Response(
             f"You're booked for {'an' if spoken[0] in 'aeiou' else 'a'} {spoken} {on_day(date)} "
             f"at {spoken_time(time)}. "
             f"Your confirmation number is {confirmation}."
         )
-        .success(booked=service.lower())
+        .success(booked=service_id)
         .set(
             confirmation_id=confirmation, appointment_date=date.isoformat(), appointment_time=f"{time:%H:%M}"
         )

@@ -64,19 +64,19 @@ def recent_transactions(request):
     except NotFound:
         return Response(f"I couldn't find account {account_id}.").with_outcome("not-found")
 
-    transactions = expect(field(history, "transactions", list), list)[:RECENT]
+    transactions = field(history, "transactions", list)[:RECENT]
     if not transactions:
         return Response("There are no recent transactions on that account.").set(transaction_count=0)
 
     lines = []
     for item in transactions:
-        item = expect(item, dict)
+        item = expect(item, dict, what="a transaction")
         when = as_date(field(item, "date", str))
         value = field(item, "amount", (int, float))
         amount = money(value, field(item, "currency", str))
         what = field(item, "description", str)
         # Money out is spent at somewhere; money in ("Salary: …", "Transfer from savings") is not.
-        moved = f"{amount} at {what}" if amount.startswith("minus") else f"plus {amount}, {what}"
+        moved = f"{amount} at {what}" if value < 0 else f"plus {amount}, {what}"
         lines.append(f"{day(when) if when else 'recently'}, {moved}")
     count = len(lines)
     heading = "Here is your last transaction" if count == 1 else f"Here are your last {count} transactions"

@@ -859,7 +859,7 @@ def test_book_appointment_books_with_what_the_caller_gave_and_confirms(backends)
                 ]
             }
         },
-        {"conversationSuccess": {"metadata": {"booked": "dental cleaning"}}},
+        {"conversationSuccess": {"metadata": {"booked": "dental-cleaning"}}},
     ]
     assert session_params(answer) == {
         "confirmation_id": "APT-2002",
