@@ -201,7 +201,9 @@ class StoreApi:
                 return name, {key: unquote(value) for key, value in match.groupdict().items()}
             allowed.append(route_method)
         if not allowed:
-            raise ApiError(404, "not found")
+            # Not "not found", which a handler says as "I couldn't find order …": a fork's
+            # new tag whose endpoint is not written yet must not pass for a missing record.
+            raise ApiError(404, f"no endpoint {path}", code="no-such-endpoint")
         if "GET" in allowed:
             allowed.append("HEAD")
         raise ApiError(

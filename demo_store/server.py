@@ -284,6 +284,21 @@ class DemoStore:
     def weather_key(self):
         return self._api.weather_key
 
+    def credentials(self, backend_name):
+        """``(auth mode, key)`` that the webhook's backend ``backend_name`` must send here, as
+        ``BACKEND_<NAME>_AUTH`` and ``_KEY`` would say for a real one: the booking API wants
+        a Bearer token, the weather API an API key, every other API nothing.
+
+        >>> with start() as store:
+        ...     store.credentials("orders")
+        ('none', '')
+        """
+        if backend_name == "booking":
+            return "bearer", self.booking_token
+        if backend_name == "weather":
+            return "api-key", self.weather_key
+        return "none", ""
+
     @property
     def connections_accepted(self):
         """TCP connections accepted so far: a keep-alive client adds one, not one per request."""

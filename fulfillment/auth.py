@@ -64,7 +64,7 @@ import threading
 import time
 
 from fulfillment import deadline, errors
-from fulfillment.config import csv, number, on_google_cloud
+from fulfillment.config import csv, flag, number, on_google_cloud
 
 log = logging.getLogger("fulfillment.auth")
 
@@ -91,8 +91,6 @@ _BASE64URL_RE = re.compile(r"[A-Za-z0-9_-]*")
 _HEADER_NAME_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
 _PRINTABLE_RE = re.compile(r"[\x20-\x7e]+")
 _MAX_AGE_RE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"", "0", "false", "no", "off"})
 
 
 class _Refusal(Exception):
@@ -742,18 +740,9 @@ def _required(env, name, mode):
     return value
 
 
-def _flag(env, name):
-    raw = (env.get(name) or "").strip().lower()
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    raise ValueError(f"{name} must be true or false, got {raw!r}")
-
-
 def _id_token_mode(env, clock, wall_clock, http_get=None):
     audiences = csv(env.get("AUTH_AUDIENCES"))
-    audience_any = _flag(env, "AUTH_AUDIENCE_ANY")
+    audience_any = flag(env, "AUTH_AUDIENCE_ANY")
     if audiences and audience_any:
         raise ValueError("AUTH_AUDIENCES and AUTH_AUDIENCE_ANY=true contradict each other: set only one")
     if not audiences and not audience_any:

@@ -537,6 +537,11 @@ class Backend:
                     f"{where}: answered {status}, expected 200 or 201 with JSON", system=system, status=status
                 )
             )
+        if status == 404 and self.config.demo and _error_code(response, raw_body) == "no-such-endpoint":
+            log.error(
+                "the demo store has no endpoint %s %s: add it to demo_store/api.py", method, redact_path(path)
+            )
+            return _Failed(Unavailable(f"{where}: no such demo store endpoint", system=system, status=status))
         if status == 404:
             return _Failed(NotFound(f"{where}: not found", system=system, status=status))
         if status in RETRYABLE_STATUSES:

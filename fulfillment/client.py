@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from fulfillment import deadline
-from fulfillment.config import number
+from fulfillment.config import flag, number
 
 __all__ = ["BackendConfig", "Client"]
 
@@ -28,6 +28,7 @@ __all__ = ["BackendConfig", "Client"]
 log = logging.getLogger("fulfillment.backend")
 
 DEFAULT_TIMEOUT_S = 4.0
+MIN_TIMEOUT_S = 0.1
 DEFAULT_RETRIES = 2
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 # gunicorn's gthread worker runs up to 64 threads; each may hold one connection per host.
@@ -38,12 +39,6 @@ CACHE_MAX_ENTRIES = 1024
 ID_TOKEN_REFRESH_MARGIN_S = 300.0
 _USER_AGENT = "cx-webhook-fulfillment/1 (+python-requests)"
 
-# Credentials the embedded demo store expects, by backend name: (auth mode, demo_store attribute).
-# Backends not listed call the demo store without credentials.
-DEMO_CREDENTIALS = {
-    "booking": ("bearer", "booking_token"),
-    "weather": ("api-key", "weather_key"),
-}
 DEMO_STORE_MODULE = "demo_store"
 
 AUTH_MODES = ("none", "api-key", "bearer", "id-token")
@@ -109,22 +104,33 @@ def _demo_store():
     return importlib.import_module(DEMO_STORE_MODULE).shared()
 
 
+def _demo_store_on(env):
+    """``DEMO_STORE`` (default on). A value that is no flag, which ``Settings.from_env``
+    refuses at start, counts as off: sample data must never answer callers by mistake."""
+    try:
+        return flag(env, "DEMO_STORE", default=True)
+    except ValueError:
+        return False
+
+
 def _read_config(name, env, *, demo=True):
     """``name``'s ``BackendConfig`` from ``env``. Without a URL, the embedded demo store,
     started here; with ``demo=False``, ``None`` instead (resolved on first use)."""
     prefix = BackendConfig.env_prefix(name)
     try:
-        timeout_s = number(env, prefix + "TIMEOUT_S", DEFAULT_TIMEOUT_S, float)
+        # 0 is no "no cap": every call would time out before it is sent.
+        timeout_s = number(env, prefix + "TIMEOUT_S", DEFAULT_TIMEOUT_S, float, minimum=MIN_TIMEOUT_S)
         retries = number(env, prefix + "RETRIES", DEFAULT_RETRIES, int)
     except ValueError as err:
         return BackendConfig(name, problem=str(err))
     base_url = (env.get(prefix + "URL") or "").strip().rstrip("/")
 
     if not base_url:
-        if (env.get("DEMO_STORE") or "").strip().lower() == "off":
+        if not _demo_store_on(env):
+            demo_setting = env.get("DEMO_STORE", "").strip()[:20]
             return BackendConfig(
                 name,
-                problem=f"{prefix}URL is not set (DEMO_STORE=off disables the demo store)",
+                problem=f"{prefix}URL is not set (DEMO_STORE={demo_setting} disables the demo store)",
                 missing_url=True,
             )
         if not demo:
@@ -136,7 +142,7 @@ def _read_config(name, env, *, demo=True):
                 name,
                 problem=f"{prefix}URL is not set and the demo store failed: {err!r}",
             )
-        auth, attribute = DEMO_CREDENTIALS.get(name, ("none", None))
+        auth, key = store.credentials(name)
         base_url = str(store.url).rstrip("/")
         log.warning(
             "backend %r is the embedded demo store at %s (set %sURL for a real one)", name, base_url, prefix
@@ -145,7 +151,7 @@ def _read_config(name, env, *, demo=True):
             name,
             base_url=base_url,
             auth=auth,
-            key=str(getattr(store, attribute)) if attribute else "",
+            key=key,
             timeout_s=timeout_s,
             retries=retries,
             demo=True,
@@ -162,6 +168,13 @@ def _read_config(name, env, *, demo=True):
     key = (env.get(prefix + "KEY") or "").strip()
     if auth in ("api-key", "bearer") and not key:
         return BackendConfig(name, problem=f"{prefix}AUTH={auth} needs {prefix}KEY")
+    if key and auth not in ("api-key", "bearer"):
+        # Set and never sent: every call would be refused by a backend that wants it.
+        return BackendConfig(
+            name,
+            problem=f"{prefix}KEY is set but {prefix}AUTH={auth} never sends it: "
+            f"set {prefix}AUTH=api-key or bearer, or unset {prefix}KEY",
+        )
     if not (key.isascii() and key.isprintable()):
         # A line break inside it would end the header early (the request is refused); the
         # key itself is never shown.
@@ -269,8 +282,13 @@ class Client:
             except ValueError as err:
                 log.error("%s; using %d", err, DEFAULT_MAX_BODY_BYTES)
                 max_body_bytes = DEFAULT_MAX_BODY_BYTES
+            try:
+                trust_env = flag(env, "BACKEND_TRUST_ENV")
+            except ValueError as err:  # Settings.from_env refuses this at start
+                log.error("%s; using false", err)
+                trust_env = False
             self._settings = {
-                "trust_env": (env.get("BACKEND_TRUST_ENV") or "").strip().lower() == "true",
+                "trust_env": trust_env,
                 "max_body_bytes": max_body_bytes,
             }
         return self._settings

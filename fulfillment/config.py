@@ -2,7 +2,11 @@
 
 Every knob is an environment variable, so the same code runs locally, in CI and on Cloud
 Functions (where ``gcloud functions deploy --env-vars-file`` and ``--set-secrets`` fill them).
-The README lists them all; this module is the single place that reads them.
+The README lists them all. This module reads and checks the service's own; the backends'
+(``BACKEND_*``, ``fulfillment/client.py``), ``AGENT_TIME_ZONE`` (``clock.py``) and
+``HANDOFF_PHONE_NUMBER`` (``handlers/handoff.py``) are read where they are used, from
+``os.environ``. ``Settings.from_env(env)`` reads this module's settings, and the ``AUTH_*``
+and ``LOG_*`` ones the app reads through ``Settings.env``, from ``env`` instead.
 
     >>> Settings.from_env({"WEBHOOK_TIMEOUT_S": "10"}).budget_s
     9.25
@@ -35,6 +39,27 @@ def number(env, name, default, kind=float, *, minimum=0, maximum=None):
         limit = "must not be negative" if minimum == 0 else f"must be at least {minimum:g}"
         raise ValueError(f"{name} {limit}, got {raw!r}")
     return value
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def flag(env, name, default=False):
+    """Setting ``name`` as a bool: true/false, yes/no, on/off or 1/0 in any case; ``default``
+    when unset. Anything else raises ``ValueError``: a typo must not pass for "false".
+
+    >>> flag({"DEMO_STORE": "Off"}, "DEMO_STORE", default=True)
+    False
+    """
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ValueError(f"{name} must be true or false (or on/off, yes/no, 1/0), got {raw[:20]!r}")
 
 
 def csv(raw):
@@ -105,6 +130,13 @@ class Settings:
             "MAX_REQUEST_BYTES", cls.max_request_bytes, int, minimum=MIN_REQUEST_LIMIT_BYTES
         )
         replay_ttl_s = read("REPLAY_TTL_S", cls.replay_ttl_s)
+        # Read where they are used (fulfillment/client.py), checked here so that a typo stops
+        # the start: "DEMO_STORE=false" must not leave sample data answering callers.
+        for name in ("DEMO_STORE", "BACKEND_TRUST_ENV"):
+            try:
+                flag(env, name)
+            except ValueError as err:
+                problems.append(str(err))
         if timeout_s is not None and margin_s is not None and margin_s >= timeout_s:
             problems.append(
                 f"WEBHOOK_SAFETY_MARGIN_S ({margin_s:g}) must be less than WEBHOOK_TIMEOUT_S "

@@ -1,4 +1,4 @@
-"""The router as a pure dict-in, dict-out call: registry, error policy, replay."""
+"""The router driven without HTTP, dict in and dict out: registry, error policy, replay."""
 
 import json
 import threading
@@ -284,6 +284,9 @@ def test_a_budget_that_is_no_number_refuses_to_start(value):
         ({"MAX_REQUEST_BYTES": "0"}, "MAX_REQUEST_BYTES must be at least 1024"),
         ({"MAX_REQUEST_BYTES": "1"}, "MAX_REQUEST_BYTES must be at least 1024"),
         ({"MAX_REQUEST_BYTES": "-5"}, "MAX_REQUEST_BYTES must be at least 1024"),
+        # Typos must not pass for "off" or "false": sample data would answer callers.
+        ({"DEMO_STORE": "of"}, "DEMO_STORE must be true or false \\(or on/off"),
+        ({"BACKEND_TRUST_ENV": "ture"}, "BACKEND_TRUST_ENV must be true or false"),
     ],
 )
 def test_a_setting_that_would_fail_every_call_refuses_to_start(env, error):

@@ -658,6 +658,7 @@ def test_bad_configuration_makes_every_call_unavailable(mocked, monkeypatch, cap
         ("BACKEND_STORE_AUTH", "basic"),
         ("BACKEND_STORE_URL", "store.test"),
         ("BACKEND_STORE_TIMEOUT_S", "soon"),
+        ("BACKEND_STORE_TIMEOUT_S", "0"),  # not "no cap": every call would time out unsent
     ],
 )
 def test_invalid_settings_are_unavailable_not_a_crash(mocked, monkeypatch, name, value):
@@ -692,6 +693,33 @@ def test_a_setting_no_request_could_carry_is_refused_without_showing_it(
     assert len(mocked.calls) == 0
     assert problem in caplog.text
     assert "SECRET" not in caplog.text and "SECRET" not in repr(caught.value)
+
+
+@pytest.mark.parametrize("auth", [None, "none", "id-token"])
+def test_a_key_that_no_auth_mode_would_send_is_a_problem_named_at_start(monkeypatch, auth, caplog):
+    # Set and never sent, it would fail every call with a 401 from the backend.
+    monkeypatch.setenv("BACKEND_LOYALTY_URL", "https://loyalty.test")
+    monkeypatch.setenv("BACKEND_LOYALTY_KEY", "lk-SECRET")
+    if auth:
+        monkeypatch.setenv("BACKEND_LOYALTY_AUTH", auth)
+
+    with caplog.at_level(logging.WARNING, logger="fulfillment.backend"):
+        Client().check(["loyalty"])
+
+    assert (
+        f"BACKEND_LOYALTY_KEY is set but BACKEND_LOYALTY_AUTH={auth or 'none'} never sends it" in caplog.text
+    )
+    assert "SECRET" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("value", "demo_on"),
+    [("false", False), ("NO", False), ("0", False), ("on", True), ("", True), ("nope", False)],
+)
+def test_demo_store_reads_any_flag_spelling_and_a_typo_as_off(monkeypatch, demo_store, value, demo_on):
+    monkeypatch.setenv("DEMO_STORE", value)
+
+    assert (not store().config.problem) is demo_on
 
 
 def test_a_header_value_the_transport_refuses_is_not_quoted():
@@ -735,7 +763,7 @@ def test_the_check_at_start_leaves_the_demo_store_to_the_first_call(monkeypatch)
 
     def start_demo_store():
         started.append(1)
-        return types.SimpleNamespace(url="http://127.0.0.1:1")
+        return types.SimpleNamespace(url="http://127.0.0.1:1", credentials=lambda name: ("none", ""))
 
     monkeypatch.setattr("fulfillment.client._demo_store", start_demo_store)
     client = Client(env={})
@@ -902,8 +930,9 @@ def demo_store(monkeypatch):
     """A stand-in ``demo_store`` module: the real one is a colleague's."""
     for name in ("BACKEND_STORE_URL",):
         monkeypatch.delenv(name)
+    keys = {"booking": ("bearer", "bt-demo"), "weather": ("api-key", "wk-demo")}
     running = types.SimpleNamespace(
-        url="http://127.0.0.1:8931", booking_token="bt-demo", weather_key="wk-demo"
+        url="http://127.0.0.1:8931", credentials=lambda name: keys.get(name, ("none", ""))
     )
     module = types.ModuleType("demo_store")
     module.shared = lambda: running
@@ -935,6 +964,21 @@ def test_without_url_backends_use_the_demo_store_with_its_credentials(mocked, de
     )  # once per backend, not per call
     assert len(warnings) == 3
     assert "bt-demo" not in caplog.text and "wk-demo" not in caplog.text
+
+
+def test_a_demo_store_endpoint_not_written_yet_is_an_error_not_a_missing_record(mocked, demo_store, caplog):
+    # A fork's new tag before its demo endpoint exists: "I couldn't find member M-1234" would
+    # hide the missing endpoint; a record the store lacks is still NotFound.
+    body = {"error": "no endpoint /members/M-1", "code": "no-such-endpoint"}
+    mocked.get("http://127.0.0.1:8931/members/M-1", status=404, json=body)
+    mocked.get("http://127.0.0.1:8931/orders/ORD-9", status=404, json={"error": "order not found"})
+
+    with caplog.at_level(logging.ERROR, logger="fulfillment.backend"), pytest.raises(Unavailable):
+        store().get_json("/members/M-1")
+    with pytest.raises(NotFound):
+        store().get_json("/orders/ORD-9")
+
+    assert "the demo store has no endpoint GET /members/:id: add it to demo_store/api.py" in caplog.text
 
 
 def test_demo_store_off_and_no_url_is_unavailable(mocked, demo_store, monkeypatch, caplog):
