@@ -1,11 +1,12 @@
-"""Ids as callers say them, written as backends want them: ``sku 300`` → ``SKU-300``."""
+"""What callers say, cleaned up for backends: ids (``sku 300`` → ``SKU-300``), email
+addresses, the punctuation speech-to-text ends an utterance with."""
 
+import functools
 import re
 
 # What speech-to-text and typing put between a prefix and its digits: "ORD 1001", "ORD - 1001",
 # "ord_1001", "SKU – 100".
 SEPARATORS = re.compile(r"[\s_\-\u2013\u2014]+")
-SKU = re.compile(r"^SKU-?(\d{3,6})$", re.IGNORECASE)
 
 
 # Speech-to-text ends an utterance with a full stop ("paris.", "ord-1002."), a chat with "!"
@@ -78,8 +79,23 @@ def canonical(prefix, digits):
     return f"{prefix}-{digits}"
 
 
+def prefixed_id(text, prefix, digits):
+    """``PREFIX-digits`` as the caller said it, in canonical form, or None. ``digits`` is how
+    many, as in a regex (``"3,10"``). Spelled, spaced and punctuated ids all count:
+
+        >>> [prefixed_id(said, "ORD", "3,10") for said in ("ord 1001", "O R D 1 0 0 1.", "ORD 1")]
+        ['ORD-1001', 'ORD-1001', None]
+    """
+    text = spoken_id(text)
+    match = _id_pattern(prefix, digits).fullmatch(SEPARATORS.sub("-", text)) if text else None
+    return canonical(prefix, match[1]) if match else None
+
+
+@functools.cache
+def _id_pattern(prefix, digits):
+    return re.compile(rf"{re.escape(prefix)}-?(\d{{{digits}}})", re.IGNORECASE)
+
+
 def sku_of(text):
     """The product code in ``text`` in canonical form (``sku 100`` → ``SKU-100``), or None."""
-    text = spoken_id(text)
-    match = SKU.match(SEPARATORS.sub("-", text)) if text else None
-    return canonical("SKU", match[1]) if match else None
+    return prefixed_id(text, "SKU", "3,6")

@@ -22,9 +22,11 @@ RECENT = 5
 
 
 def account_id_of(request):
+    """The account id the caller gave (``ACC-12345678``), or None. Unlike order numbers,
+    grouped digits are joined: there are always eight ("ACC 1234 5678")."""
     raw = as_text(request.param("account_id")) or as_text(request.param("account_number"))
-    # Eight digits may come grouped: "ACC 1234 5678", "ACC-1234-5678".
     raw = heard(raw)  # "ACC-12345678." as speech-to-text ends it
+    # "ACC 1234 5678", "ACC-1234-5678", "A C C 1 2 3 4 5 6 7 8": every separator goes.
     match = ACCOUNT_ID.match(SEPARATORS.sub("", raw)) if raw else None
     return canonical("ACC", match[1]) if match else None
 
@@ -43,14 +45,13 @@ def account_balance(request):
     balance = field(account, "balance", (int, float))
     available = field(account, "available_balance", (int, float))
     sentence = f"Your balance is {money(balance, currency)}"
-    if available == balance:
-        pass
-    elif available <= 0:  # pending payments take it all
-        sentence += ", and nothing is available to spend right now"
-    elif available < balance:
-        sentence += f", and {money(available, currency)} of it is available to spend"
-    else:  # an overdraft or a credit line: more than the balance
-        sentence += f", and you have {money(available, currency)} available to spend"
+    if available != balance:
+        if available <= 0:  # pending payments take it all
+            sentence += ", and nothing is available to spend right now"
+        elif available < balance:
+            sentence += f", and {money(available, currency)} of it is available to spend"
+        else:  # an overdraft or a credit line: more than the balance
+            sentence += f", and you have {money(available, currency)} available to spend"
     return Response(sentence + ".").set(account_id=account_id, balance=balance, available_balance=available)
 
 

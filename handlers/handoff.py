@@ -12,7 +12,8 @@ from fulfillment import Response
 from fulfillment.values import as_text
 from handlers import app
 
-# What the receiving agent gets to see: the topics of the conversation, never free text.
+# What the receiving agent gets to see: the ids and statuses the conversation found (never
+# what the caller said), with handoff_reason as the flow set it.
 CONTEXT_PARAMS = ("order_id", "order_status", "return_id", "customer_id", "account_id", "confirmation_id")
 
 

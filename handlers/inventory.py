@@ -44,12 +44,12 @@ def check_inventory(request):
 
     name = field(stock, "name", str, required=False) or product_id
     quantity = field(stock, "quantity", int)
-    what = " ".join(part for part in (color, name) if part) + (f" in size {size}" if size else "")
     if (size or color) and not _is_made_in(stock, size, color):
         # Not "out of stock": nobody will ever have it in that size or colour.
         return Response(f"Sorry, we don't have the {name} in {_variant(size, color)}.").with_outcome(
             "not-found"
         )
+    what = " ".join(part for part in (color, name) if part) + (f" in size {size}" if size else "")
     if quantity > 0:
         sentence = f"Good news: the {what} is in stock, with {quantity} available."
     else:

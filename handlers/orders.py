@@ -3,28 +3,21 @@
 Backend ``store`` (``BACKEND_STORE_URL``): ``GET /orders/{id}``, ``POST /orders/{id}/returns``.
 """
 
-import re
-
 from fulfillment import BadBackendData, NotFound, Rejected, Response, clock
 from fulfillment.backend import backend, field, turn_key
 from fulfillment.values import as_date, as_text
 from handlers import app
-from handlers._ids import SEPARATORS, canonical, heard, sku_of, spoken_id
+from handlers._ids import heard, prefixed_id, sku_of
 from handlers._words import money, on_day
 
 orders = backend("store", spoken_name="our order system")
 
-ORDER_ID = re.compile(r"^ORD-?(\d{3,10})$", re.IGNORECASE)
 ASK_ORDER_ID = "What's your order number? It starts with ORD, like ORD-1001."
 
 
 def order_id_of(request):
     """The order id the caller gave, in canonical form (``ord 1001`` → ``ORD-1001``), or None."""
-    raw = spoken_id(as_text(request.param("order_id")))  # "O R D 1002." → "ORD 1002"
-    if raw is None:
-        return None
-    match = ORDER_ID.match(SEPARATORS.sub("-", raw))  # any run of them is one hyphen
-    return canonical("ORD", match[1]) if match else None
+    return prefixed_id(as_text(request.param("order_id")), "ORD", "3,10")  # "O R D 1002." too
 
 
 @app.tag("validate-order-id")
@@ -114,7 +107,9 @@ def process_return(request):
             idempotency_key=turn_key(request, order_id, item_id),  # one key per return asked for
         )
     except NotFound:
-        return Response(f"I couldn't find order {order_id}.").with_outcome("not-found")
+        return Response(
+            f"I couldn't find order {order_id}. Could you check the number and tell me again?"
+        ).with_outcome("not-found")
     except Rejected as refusal:
         sentence = RETURN_REFUSALS.get(refusal.code, "I'm sorry, I can't start a return for that item.")
         return Response(sentence.format(order_id=order_id)).with_outcome("rejected")

@@ -19,6 +19,7 @@ import responses
 
 from fulfillment import backend as backend_module
 from fulfillment.backend import reset
+from fulfillment.errors import NotFound
 from handlers import app
 from tests.conftest import assert_valid_response, cx_request, outcome_of, texts_of
 
@@ -335,7 +336,7 @@ def test_our_credentials_refused_are_our_fault_not_the_callers(backends, tag, re
 
 NOT_FOUND = {
     "lookup-order": "I couldn't find order ORD-1002. Could you check the number and tell me again?",
-    "process-return": "I couldn't find order ORD-1001.",
+    "process-return": "I couldn't find order ORD-1001. Could you check the number and tell me again?",
     "check-inventory": "I couldn't find a product with the code SKU-100.",
     # /customers answers a list, [] when nobody matches; a 404 there is the router's wording.
     "get-customer-info": "I'm sorry, I couldn't find that.",
@@ -353,7 +354,7 @@ def test_not_found_is_said_and_not_retried(backends, tag):
 
     answer = resolve(tag, params)
 
-    assert texts_of(answer) == [NOT_FOUND[tag]]
+    assert texts_of(answer) == [NOT_FOUND.get(tag, NotFound.said)]  # unlisted: the router's words
     assert outcome_of(answer) == "not-found"
     assert len(backends.calls) == 1
 
@@ -369,6 +370,11 @@ def test_a_read_that_fails_once_is_retried_and_answered(backends, tag):
     assert texts_of(answer) == [sentence]
     assert outcome_of(answer) == "ok"
     assert len(backends.calls) == 2
+
+
+def test_every_tag_is_given_wrong_answers_to_survive():
+    # A new tag in TAGS without WRONG_SHAPES would skip the checks below silently.
+    assert set(TAGS) <= set(WRONG_SHAPES), "add the tag's wrong answers to WRONG_SHAPES"
 
 
 # tag: answers of the right JSON but the wrong shape, each one the caller cannot be told about.
