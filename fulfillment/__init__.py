@@ -9,8 +9,13 @@
     def greet(request):
         return Response(f"Hello! You said {request.text!r}.")
 
-``app.resolve(body)`` is a pure dict-in, dict-out call; ``app.handle_http(request)`` is the
-functions-framework face (see ``main.py``).
+``app.resolve(body)`` serves one call without HTTP, dict in and dict out (what tests drive);
+``app.handle_http(request)`` is the functions-framework face (see ``main.py``).
+
+What a handler uses: this package (``Response``, the backend errors), ``fulfillment.backend``
+(``backend``, ``field``, ``expect``, ``turn_key``), ``fulfillment.values`` (``as_text``,
+``as_date``, ...), ``fulfillment.richcontent`` and ``fulfillment.clock``. The other modules
+are the machinery behind them.
 """
 
 from fulfillment.errors import (

@@ -207,8 +207,10 @@ class WebhookApp:
     def resolve(self, body):
         """Serve one WebhookRequest given as a dict; returns the WebhookResponse dict.
 
-        Raises ``BadRequest`` when ``body`` is not a valid WebhookRequest. No HTTP, no auth:
-        this is what tests and other transports call.
+        Raises ``BadRequest`` when ``body`` is not a valid WebhookRequest. No HTTP, no auth and
+        no summary log line (an unknown tag is silent here: read ``webhook_outcome``). The rest
+        is as over HTTP: backends are called, caches filled, and a side-effecting tag answers
+        a repeated turn from memory, so give each test turn its own ``detectIntentResponseId``.
         """
         if not isinstance(body, dict):
             raise BadRequest("the request body must be a JSON object")
@@ -287,7 +289,7 @@ class WebhookApp:
         """``reply`` as the encoded answer, under the same rules whatever produced it."""
         try:
             return self._encode(request, handler, reply)
-        except Exception:  # a value that is not JSON (a date in .set()), a bad target
+        except Exception:  # a value that is not JSON (a date in .set()), a name that is no str
             log.exception("response of %r could not be rendered", request.tag)
             return self._encode(request, handler, Response(HANDLER_ERROR_TEXT).with_outcome("error"))
 

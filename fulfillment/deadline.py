@@ -15,7 +15,8 @@ import time
 _current = contextvars.ContextVar("fulfillment_deadline", default=None)
 
 # Outside a webhook call (a script, a test calling the client directly) backends still get a
-# bounded timeout rather than none.
+# bounded timeout rather than none: the budget of a call under the default settings
+# (WEBHOOK_TIMEOUT_S 5 − WEBHOOK_SAFETY_MARGIN_S 0.75, see config.Settings).
 DEFAULT_BUDGET_S = 4.25
 
 

@@ -1,4 +1,7 @@
-"""Every exception the webhook raises on purpose, in one place.
+"""The exceptions the error policy turns into answers: refused requests and failed backends.
+
+(The machinery's own, such as ``ConfigurationError`` or the request validator's, live
+beside the code that raises them and never reach a caller as they are.)
 
 Two families, because they end differently:
 

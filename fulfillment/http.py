@@ -19,8 +19,7 @@ class JSONAnswer(flask.Response):
             return JSONAnswer(*app.handle_http(request))   # (body, status, headers)
 
     Returned as a ``(body, status, headers)`` tuple, the same answer cost ~14 µs more CPU per
-    call (``benchmarks/percall.py``; the service's own work on a call without backend is ~50
-    µs now): Flask builds a ``Headers`` object, parses the status and the content type, and
+    call (``benchmarks/percall.py``): Flask builds a ``Headers`` object, parses the status and the content type, and
     werkzeug then copies and re-checks every header for cases a fixed JSON body never has
     (redirects, 304s, a length to compute). Here the status line and the header list are made
     once, directly, and handed to the server as they are.

@@ -17,6 +17,7 @@ be reached (or an ID token cannot be had).
 
 import argparse
 import json
+import math
 import sys
 import time
 import urllib.error
@@ -42,11 +43,16 @@ def parse_value(text):
 
     >>> parse_value("2"), parse_value("true"), parse_value("ORD-1001"), parse_value('"7"')
     (2, True, 'ORD-1001', '7')
+    >>> parse_value("1e400")  # a float would be infinite, which JSON cannot carry
+    '1e400'
     """
     try:
-        return json.loads(text, parse_constant=_not_json)  # NaN, Infinity: Python's, not JSON's
+        value = json.loads(text, parse_constant=_not_json)  # NaN, Infinity: Python's, not JSON's
     except ValueError:
         return text
+    if isinstance(value, float) and not math.isfinite(value):
+        return text
+    return value
 
 
 def _not_json(word):
