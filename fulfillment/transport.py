@@ -178,9 +178,15 @@ class DeadlineResponse(http.client.HTTPResponse):
             return
         while True:
             version, status, reason = self._read_status()
-            if status != http.client.CONTINUE:
+            if not 100 <= status < 200:
                 break
-            _read_header_lines(self.fp)  # the headers of a 100 Continue: skipped
+            if status == http.client.SWITCHING_PROTOCOLS:
+                # Never asked for: what follows on this connection is no longer HTTP/1.1.
+                raise http.client.HTTPException("101 Switching Protocols, and no upgrade was asked")
+            # An interim answer (100 Continue, 102 Processing, 103 Early Hints): the final one
+            # follows on the same connection (RFC 9110 §15.2). Taken as final, that one would
+            # stay unread and become the next caller's answer.
+            _read_header_lines(self.fp)
         self.code = self.status = status
         self.reason = reason.strip()
         if version in ("HTTP/1.0", "HTTP/0.9"):

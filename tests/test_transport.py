@@ -236,6 +236,54 @@ def test_an_answer_nobody_asked_for_never_becomes_the_next_callers(session):
         server.close()
 
 
+class _InterimServer(_LoopbackServer):
+    """Answers each request with an interim 1xx at once and its final answer, naming the
+    path it answers, a little later: a backend sending 103 Early Hints or 102 Processing."""
+
+    def __init__(self, interim):
+        self.interim = interim
+        super().__init__()
+
+    def answer(self, conn):
+        while (request := _read_request(conn)) is not None:
+            path = request[0].split(b" ")[1]
+            conn.sendall(self.interim)
+            time.sleep(0.1)
+            conn.sendall(_json_answer(b'{"path": "%s"}' % path))
+
+
+@pytest.mark.parametrize(
+    "interim",
+    [
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n",
+        b"HTTP/1.1 102 Processing\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n\r\n",
+    ],
+)
+def test_an_interim_answer_is_skipped_never_taken_for_the_final_one(session, interim):
+    # Taken as final, the 1xx left the real answer unread on a pooled connection, and the
+    # next caller read it as theirs: one caller's order in another's answer.
+    server = _InterimServer(interim)
+    try:
+        first = session.get(server.url + "/orders/ORD-1", timeout=2)
+        assert (first.status_code, first.json()) == (200, {"path": "/orders/ORD-1"})
+        second = session.get(server.url + "/orders/ORD-2", timeout=2)
+        assert (second.status_code, second.json()) == (200, {"path": "/orders/ORD-2"})
+    finally:
+        server.close()
+
+
+def test_an_unasked_switch_of_protocols_is_a_connection_error(session):
+    import requests
+
+    server = _InterimServer(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n")
+    try:
+        with pytest.raises(requests.exceptions.ConnectionError):
+            session.get(server.url + "/a", timeout=2)
+    finally:
+        server.close()
+
+
 class _DroppingServer(_LoopbackServer):
     """Answers the first request, then closes every connection without answering: a server
     that is dropping requests, so the read sent again after a stale connection fails too."""
