@@ -32,6 +32,25 @@ class StillRunning(Exception):
     """The first call for this turn is still running, and the repeat's own time is up."""
 
 
+class FirstCallFailed(StillRunning):
+    """The first call for this turn raised: it may have acted before it did, and nothing
+    says what came of it. Its repeats do not act; they cannot confirm it either."""
+
+
+# Stored for a turn whose first call raised: its repeats raise FirstCallFailed.
+_FAILED = object()
+
+
+class _Run:
+    """One first call in progress, and what it came to, handed to the repeats waiting on it."""
+
+    __slots__ = ("done", "result")
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.result = _FAILED  # until compute() returns
+
+
 class ReplayCache:
     def __init__(self, ttl, maxsize=4096):
         from cachetools import TTLCache  # imported here: only side-effecting tags need it
@@ -43,33 +62,32 @@ class ReplayCache:
     def run(self, key, compute):
         """``(result, replayed)``: the stored result for ``key``, else ``compute()``'s, stored.
         Raises ``StillRunning`` rather than run ``compute`` beside a first call that has not
-        finished within the current deadline."""
+        finished within the current deadline, and ``FirstCallFailed`` rather than run it
+        again after a first call that raised."""
         with self._lock:
             done = self._done.get(key)
-            if done is not None:
-                return done, True
-            running = self._running.get(key)
-            owner = running is None
-            if owner:
-                running = self._running[key] = threading.Lock()
-                running.acquire()
+            if done is None:
+                running = self._running.get(key)
+                owner = running is None
+                if owner:
+                    running = self._running[key] = _Run()
+        if done is not None:
+            if done is _FAILED:
+                raise FirstCallFailed(key)
+            return done, True
         if not owner:
             # Same turn, same tag, already in progress: wait for it (within our own budget).
-            if not running.acquire(timeout=max(deadline.remaining(), 0)):
+            # Its result comes from the run itself, not the cache, which may have let it go.
+            if not running.done.wait(max(deadline.remaining(), 0)):
                 raise StillRunning(key)
-            running.release()
-            with self._lock:
-                done = self._done.get(key)
-            if done is not None:
-                return done, True
-            # The first call raised (a bug): nothing was stored, so run it.
-            return compute(), False
+            if running.result is _FAILED:
+                raise FirstCallFailed(key)
+            return running.result, True
         try:
-            result = compute()
-            with self._lock:
-                self._done[key] = result
+            result = running.result = compute()
             return result, False
         finally:
             with self._lock:
+                self._done[key] = running.result  # _FAILED if compute() raised
                 del self._running[key]
-            running.release()
+            running.done.set()
