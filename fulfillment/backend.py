@@ -33,6 +33,7 @@ cache and the ID tokens; ``backend()`` uses the process-wide one, which tests re
 """
 
 import contextvars
+import copy
 import json
 import logging
 import math
@@ -177,7 +178,9 @@ def turn_key(request, *extra):
     if not request.detect_intent_response_id:
         log.warning("no detectIntentResponseId: %r cannot be deduplicated", request.tag)
         return None
-    return idempotency_key(request.detect_intent_response_id, request.tag, *extra)
+    # The session too: a turn id is unique per Dialogflow response, but nothing here checks
+    # it, and a key shared by two sessions would answer one caller with another's result.
+    return idempotency_key(request.detect_intent_response_id, request.tag, request.session, *extra)
 
 
 # --- The client ----------------------------------------------------------------------------
@@ -280,6 +283,13 @@ class Backend:
             if fetching is not None:  # another call is fetching this key: wait for its answer
                 fetching.wait(max(deadline.remaining() - FAIL_FAST_S, 0.0))
                 hit = client.cache_get(key)
+                failed = getattr(fetching, "error", None) if hit is None else None
+                if failed is not None:
+                    # That fetch failed just now (not found, down): its answer is this call's
+                    # too. Each waiter fetching again would be the herd the wait is there to stop.
+                    _record(backend=self.name, method="GET", path=path, status=failed.status,
+                            outcome=failed.outcome, ms=0.0, attempts=0, cached=True)  # fmt: skip
+                    raise copy.copy(failed)
         if hit is not None:
             status, body = hit
             _note_cached(client, key)
@@ -296,12 +306,16 @@ class Backend:
             return self._checked(self._decode(body, path), expect)
         # A miss: this call fetches (when the one it waited for failed, it tries itself).
         claimed = client.cache_claim(key)
+        failed = None
         try:
             data, status, body = self._call("GET", path, params=params, keep_body=True)
             client.cache_put(key, cache_ttl, status, body)
+        except BackendError as err:
+            failed = err
+            raise
         finally:
             if claimed:
-                client.cache_release(key)
+                client.cache_release(key, failed)
         _note_cached(client, key)
         return self._checked(data, expect)
 
@@ -335,6 +349,8 @@ class Backend:
             not path.startswith("/")
             or path.startswith("//")
             or "/../" in path + "/"
+            # requests re-quotes the URL, and so decodes "%2e%2e" to "..": check what is sent.
+            or ("%" in path and "/../" in _unquote(path) + "/")
             or "?" in path
             or "#" in path
         ):
@@ -686,6 +702,12 @@ def _never_connected(err):
         return True
     reason = err.args[0] if err.args else None
     return isinstance(reason, MaxRetryError) and isinstance(reason.reason, NewConnectionError)
+
+
+def _unquote(path):
+    from urllib.parse import unquote  # only for a path with a % in it
+
+    return unquote(path)
 
 
 def _cause(err):

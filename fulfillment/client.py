@@ -181,7 +181,10 @@ def _read_config(name, env, *, demo=True):
         return BackendConfig(name, problem=f"{prefix}KEY holds a control or non-ASCII character")
     key_header = (env.get(prefix + "KEY_HEADER") or "X-API-Key").strip()
     if not HTTP_TOKEN.fullmatch(key_header):
-        return BackendConfig(name, problem=f"{prefix}KEY_HEADER {key_header!r} is not a header name")
+        # "X-API-Key: sk_live_…" (the key pasted in with its header) is shown up to the colon.
+        shown = key_header.split(":", 1)[0].split("=", 1)[0]
+        shown += "…" if shown != key_header else ""
+        return BackendConfig(name, problem=f"{prefix}KEY_HEADER {shown!r} is not a header name")
     return BackendConfig(
         name,
         base_url=base_url,
@@ -442,9 +445,11 @@ class Client:
             self._fetching[key] = threading.Event()
             return True
 
-    def cache_release(self, key):
+    def cache_release(self, key, error=None):
+        """End the fetch of ``key``; ``error``, if it failed, is what its waiters raise."""
         with self._cache_lock:
             done = self._fetching.pop(key)
+        done.error = error
         done.set()
 
     def cache_forget(self, key):

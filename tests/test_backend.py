@@ -503,6 +503,22 @@ def test_idempotency_key_is_stable_opaque_and_distinct():
         idempotency_key("", "create-return")
 
 
+def test_a_turn_key_is_never_shared_by_two_sessions():
+    from fulfillment.backend import turn_key
+    from fulfillment.request import WebhookRequest
+    from tests.conftest import cx_request
+
+    alice = cx_request("process-return", response_id="turn-1")
+    bob = cx_request("process-return", response_id="turn-1")
+    bob["sessionInfo"] = {
+        **bob["sessionInfo"],
+        "session": "projects/p/locations/global/agents/a/sessions/bob",
+    }
+
+    assert turn_key(WebhookRequest(alice), "ORD-1") == turn_key(WebhookRequest(alice), "ORD-1")
+    assert turn_key(WebhookRequest(alice), "ORD-1") != turn_key(WebhookRequest(bob), "ORD-1")
+
+
 def test_idempotency_key_is_sent_as_a_header(mocked):
     mocked.post(f"{STORE}/orders/ORD-1/returns", status=201, json={"return_id": "R-1"})
     key = idempotency_key("resp-7f3a", "create-return", "ORD-1")
@@ -674,6 +690,8 @@ def test_invalid_settings_are_unavailable_not_a_crash(mocked, monkeypatch, name,
         ("BACKEND_STORE_KEY", "sk_live_SECRET\nline2", "BACKEND_STORE_KEY holds a control or non-ASCII"),
         ("BACKEND_STORE_KEY", "sk_live_SECRET€", "BACKEND_STORE_KEY holds a control or non-ASCII"),
         ("BACKEND_STORE_KEY_HEADER", "X Api Key", "BACKEND_STORE_KEY_HEADER 'X Api Key' is not a header"),
+        ("BACKEND_STORE_KEY_HEADER", "X-Key: SECRET", "BACKEND_STORE_KEY_HEADER 'X-Key…' is not a header"),
+        ("BACKEND_STORE_KEY_HEADER", "X-Key=SECRET", "BACKEND_STORE_KEY_HEADER 'X-Key…' is not a header"),
         ("BACKEND_STORE_URL", "https://user:SECRET@store.test:99999", "BACKEND_STORE_URL is not an http(s)"),
         ("BACKEND_STORE_URL", "https://user:SECRET@store..test", "BACKEND_STORE_URL is not an http(s)"),
     ],
@@ -1051,7 +1069,20 @@ def test_calls_outside_a_collection_are_not_recorded(mocked):
     store().get_json("/a")  # no backend_calls(): nothing to append to, nothing fails
 
 
-@pytest.mark.parametrize("path", ["orders/1", "//evil.test/x", "/orders/../admin", "/orders/1?x=1", "/a#b"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "orders/1",
+        "//evil.test/x",
+        "/orders/../admin",
+        "/orders/1?x=1",
+        "/a#b",
+        # requests' requote_uri decodes %2e, so these went out as /orders/../admin
+        "/orders/%2e%2e/admin",
+        "/orders/.%2E/admin",
+        "/orders/%2E%2E",
+    ],
+)
 def test_paths_that_could_escape_are_refused(path):
     with pytest.raises(ValueError):
         store().get_json(path)
@@ -1179,6 +1210,30 @@ def test_concurrent_misses_of_one_cached_key_make_one_fetch(real):
 
     assert answers == [{"temp_c": 4}] * 10
     assert real.hits("/weather/current") == 1  # billed per call: one call
+
+
+@pytest.mark.parametrize(("status", "error", "hits"), [(404, NotFound, 1), (503, Unavailable, 3)])
+def test_concurrent_misses_of_one_cached_key_share_its_failure_too(real, no_backoff, status, error, hits):
+    # An unknown city, or a weather API that is down: ten callers at once are one call (and
+    # its retries), not ten; each still hears the failure, and it is not cached.
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = f"/weather/current-{status}"  # hits are counted per path, for the server's life
+    real.route(path, Reply(status=status, json={"error": "x"}, delay_s=0.3))
+
+    def ask(_):
+        with backend_calls() as calls:
+            try:
+                store().get_json(path, params={"city": "Atlantis"}, cache_ttl=60)
+            except BackendError as err:
+                return type(err), len(calls)
+        return None, len(calls)
+
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(ask, range(10)))
+
+    assert answers == [(error, 1)] * 10  # each call's log line still names the backend call
+    assert real.hits(path) == hits
 
 
 def test_a_body_cut_short_of_its_content_length_is_unavailable_and_a_read_retries_it(real, no_backoff):
