@@ -143,8 +143,9 @@ SECRET_REFS=()
 
 add_secret() {
   local ref=$1 name existing
+  # Not echoed whole: a value pasted where the reference belongs would land in CI logs.
   [[ $ref =~ ^([A-Za-z_][A-Za-z0-9_]*)=([^=:[:space:]]+):([0-9]+|latest)$ ]] ||
-    die_config "secret reference '$ref' is not ENV=SECRET:VERSION" \
+    die_config "secret reference for '${ref%%=*}' is not ENV=SECRET:VERSION (value not shown)" \
       "example: --secret AUTH_HEADER_VALUE=cx-webhook-header:1 (VERSION: a number, or latest)"
   name=${BASH_REMATCH[1]}
   for existing in ${SECRET_REFS[@]+"${SECRET_REFS[@]}"}; do
@@ -192,7 +193,7 @@ load_env_file() {
     line=${line%$'\r'}
     [[ $line =~ ^[[:space:]]*(#|$) ]] && continue
     [[ $line =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] ||
-      die_config "$file:$lineno: expected NAME=VALUE, got: $line"
+      die_config "$file:$lineno: expected NAME=VALUE (the line is not shown: it may hold a secret)"
     name=${BASH_REMATCH[2]}
     value=$(unquote_value "${BASH_REMATCH[3]}") ||
       die_config "$file:$lineno: $name: text after the closing quote, or a quote never closed" \
@@ -279,7 +280,7 @@ cd "$SCRIPT_DIR"
 [[ -z $ENV_FILE ]] || load_env_file "$ENV_FILE"
 for ref in ${FLAG_SECRETS[@]+"${FLAG_SECRETS[@]}"}; do add_secret "$ref"; done
 for pair in ${FLAG_ENVS[@]+"${FLAG_ENVS[@]}"}; do
-  [[ $pair =~ ^([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] || die_config "--env '$pair' is not NAME=VALUE"
+  [[ $pair =~ ^([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] || die_config "--env '${pair%%=*}=...' is not NAME=VALUE"
   set_env "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
 done
 
@@ -561,7 +562,12 @@ deploy_args+=(
   --memory=512Mi
   --timeout=60s
 )
-[[ -z $SERVICE_ACCOUNT ]] || deploy_args+=("--service-account=$SERVICE_ACCOUNT")
+if [[ -n $SERVICE_ACCOUNT ]]; then
+  deploy_args+=("--service-account=$SERVICE_ACCOUNT")
+else
+  note "no --service-account: the function runs as the Compute Engine default service account," \
+    "which often holds the project's Editor role; create one of its own (docs/deploy.md, step 0)"
+fi
 
 # The platform lets through only callers with the invoker role: the service agent of the
 # project that holds the Dialogflow agent, which may not be the function's own.

@@ -79,6 +79,10 @@ class SchemaViolation(ValueError):
     return to the caller: it quotes at most ~40 characters of any value.
     """
 
+    # The decoded body when it was JSON but broke a schema rule: the router reads the refused
+    # call's identifiers from it rather than decoding up to MAX_REQUEST_BYTES again.
+    decoded = None
+
     def __init__(self, message, path="", logged_path=None):
         self.path = path
         self.message = message
@@ -174,11 +178,13 @@ def parse_body(data: bytes) -> dict:
     try:
         _check_message(body, ROOT, 1)
     except _Invalid as err:
-        raise SchemaViolation(
+        violation = SchemaViolation(
             err.message,
             _render_path(err.parts),
             _render_path(err.parts[err.free_form :], hidden=err.free_form),
-        ) from None
+        )
+        violation.decoded = body
+        raise violation from None
     except RecursionError:
         # Unreachable with MAX_DEPTH far below the interpreter limit; a 400 beats a 500 anyway.
         raise SchemaViolation("the body is nested too deeply") from None

@@ -21,6 +21,7 @@ logged. Credentials never reach a record: the auth module logs reasons, never to
 import atexit
 import contextvars
 import io
+import itertools
 import json
 import logging
 import math
@@ -200,7 +201,53 @@ def _json_line(severity, message, created, logger_name, fields, exc_info=None):
     if exc_info:
         # The whole traceback in one field of the same line: Error Reporting reads it.
         entry["stack_trace"] = _stack_trace(exc_info[1])
-    return _dumps(entry)
+    line = _dumps(entry)
+    if len(line) > MAX_LINE_CHARS:
+        line = _oversized(entry)
+    return line
+
+
+# Cloud Logging refuses an entry over 256 KB, and the call would vanish from the logs. A line
+# is only this long when a request names itself at length (a 1 MiB tag, session id or turn
+# id, thousands of parameter names): cut down then, and only then, so the usual line costs
+# one len() for it.
+MAX_LINE_CHARS = 100_000
+_KEPT_CHARS = 1000  # of each string in an oversized line
+_KEPT_ITEMS = 50  # of each object and list
+_KEPT_TRACE_CHARS = 50_000  # of a traceback: its end, where the exception is
+
+
+def _oversized(entry):
+    """The line for an ``entry`` whose line was over ``MAX_LINE_CHARS``: every string, object
+    and list in it cut short, and ``"truncated": true``."""
+    trace = entry.get("stack_trace")
+    shrunk = _shrunk({key: value for key, value in entry.items() if key != "stack_trace"})
+    if trace:
+        shrunk["stack_trace"] = trace if len(trace) <= _KEPT_TRACE_CHARS else "…" + trace[-_KEPT_TRACE_CHARS:]
+    shrunk["truncated"] = True
+    line = _dumps(shrunk)
+    if len(line) > MAX_LINE_CHARS:  # escapes can grow a string sixfold: keep what finds the call
+        kept = ("severity", "message", "time", "logger", TRACE, SPAN_ID, TRACE_SAMPLED, LABELS)
+        line = _dumps({key: shrunk[key] for key in kept if key in shrunk} | {"truncated": True})
+    return line
+
+
+def _shrunk(value):
+    if value.__class__ is str:
+        return value if len(value) <= _KEPT_CHARS else value[:_KEPT_CHARS] + "…"
+    if isinstance(value, dict):
+        shrunk = {
+            _shrunk(str(key)): _shrunk(item) for key, item in itertools.islice(value.items(), _KEPT_ITEMS)
+        }
+        if len(value) > _KEPT_ITEMS:
+            shrunk["…"] = f"{len(value) - _KEPT_ITEMS} more"
+        return shrunk
+    if isinstance(value, (list, tuple)):
+        shrunk = [_shrunk(item) for item in value[:_KEPT_ITEMS]]
+        if len(value) > _KEPT_ITEMS:
+            shrunk.append(f"… {len(value) - _KEPT_ITEMS} more")
+        return shrunk
+    return value
 
 
 # Python's own wording between the tracebacks of a chain of exceptions.

@@ -20,7 +20,13 @@ CONTEXT_PARAMS = ("order_id", "order_status", "return_id", "customer_id", "accou
 @app.tag("transfer-to-agent")
 def transfer_to_agent(request):
     reason = as_text(request.param("handoff_reason")) or "caller asked for a person"
-    context = {name: value for name in CONTEXT_PARAMS if (value := request.param(name)) is not None}
+    # Ids and statuses are scalars: a structure in their place is no topic, and echoed whole
+    # it would cost a copy and a walk of up to MAX_REQUEST_BYTES in fit().
+    context = {
+        name: value
+        for name in CONTEXT_PARAMS
+        if (value := request.param(name)) is not None and not isinstance(value, (dict, list))
+    }
     reply = Response("Let me connect you with a member of our team. One moment, please.").handoff(
         reason=reason, **context
     )

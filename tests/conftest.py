@@ -1,6 +1,8 @@
 """Shared test fixtures: the strict WebhookResponse check, the app, an HTTP client."""
 
+import io
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -117,3 +119,20 @@ def post(client, body, **kwargs):
     headers = kwargs.pop("headers", {"Content-Type": "application/json"})
     data = body if isinstance(body, (bytes, str)) else json.dumps(body)
     return client.post("/", data=data, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def captured():
+    """What the JSON formatter makes of every record logged meanwhile, one dict per line."""
+    from fulfillment import logs
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.JsonFormatter())
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    root.removeHandler(handler)
+    root.setLevel(old_level)

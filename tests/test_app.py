@@ -158,6 +158,16 @@ def test_two_requests_under_one_turn_id_are_two_calls_each_replayed(webhook):
     assert calls == ["haircut", "massage"]
 
 
+def test_a_remembered_turn_costs_the_same_however_long_its_id(webhook):
+    # 4096 turns are remembered: a turn id of ~1 MiB each would be ~4 GiB.
+    webhook.tag("book", side_effects=True)(lambda request: Response("Booked."))
+    body = cx_request("book", response_id="t" * 500_000)
+    first = webhook.resolve(body)
+    assert webhook.resolve(body) == first  # still replayed
+    (key,) = webhook._replay._done.keys()
+    assert sum(len(part) for part in key) < 100
+
+
 def test_a_reply_that_is_not_json_is_the_error_answer_not_a_500(webhook):
     import datetime
 

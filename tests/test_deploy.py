@@ -644,8 +644,46 @@ def test_script_parses_and_passes_shellcheck():
 
 
 @pytest.mark.parametrize(
+    ("env_file", "args"),
+    [
+        pytest.param(
+            BASE_ENV_FILE, ["--secret", "AUTH_HEADER_VALUE=hunter2-s3cret"], id="value-as-reference"
+        ),
+        pytest.param(
+            BASE_ENV_FILE + "DEPLOY_SECRETS=AUTH_HEADER_VALUE=hunter2-s3cret\n", [], id="value-in-file"
+        ),
+        pytest.param(BASE_ENV_FILE + "AUTH_HEADER_VALUE = hunter2-s3cret\n", [], id="malformed-line"),
+        pytest.param(BASE_ENV_FILE, ["--env", "AUTH-HEADER-VALUE=hunter2-s3cret"], id="malformed-env"),
+    ],
+)
+def test_a_refused_setting_is_named_but_its_value_never_echoed(deploy, env_file, args):
+    deploy.env_file.write_text(env_file)
+
+    result = deploy(*args)
+
+    assert result.returncode == 2, result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_deploying_without_a_runtime_service_account_says_what_it_runs_as(deploy):
+    without = deploy("--dry-run")
+    deploy.env_file.write_text(
+        BASE_ENV_FILE + "DEPLOY_SERVICE_ACCOUNT=rt@my-project.iam.gserviceaccount.com\n"
+    )
+    with_one = deploy("--dry-run")
+
+    assert without.returncode == 0 and with_one.returncode == 0
+    assert "Compute Engine default service account" in without.stderr
+    assert "Compute Engine default service account" not in with_one.stderr
+
+
+@pytest.mark.parametrize(
     ("path", "uploaded"),
     [
+        # Stray files in the checkout: a denylist let these through.
+        ("service-account-key.json", False),
+        (".env.local", False),
+        ("id_rsa", False),
         ("main.py", True),
         ("requirements.txt", True),
         ("fulfillment/app.py", True),

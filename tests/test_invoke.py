@@ -330,3 +330,12 @@ def test_bad_arguments_are_exit_2(capsys, argv, message):
 
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("header", ["X-Webhook-Token=s3cret-value", "X-Webhook-Token s3cret-value"])
+def test_a_malformed_header_is_refused_without_echoing_its_value(capsys, header):
+    code, _ = run("lookup-order", "--header", header)
+
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "'Name: value'" in err and "X-Webhook-Token" in err and "s3cret" not in err

@@ -390,7 +390,9 @@ def prepare(args):
     for header in args.header:
         name, separator, value = header.partition(":")
         if not separator or not name.strip():
-            raise InvokeError(f"--header {header!r} is not 'Name: value'")
+            # Only the first word: what follows may be the secret ("X-Webhook-Token=s3cret").
+            shown = name.strip() if separator else (header.replace("=", " ").split() or [""])[0]
+            raise InvokeError(f"--header {shown!r}… is not 'Name: value' (the rest is not shown)")
         headers[name.strip()] = value.strip()
     if args.id_token or args.audience:
         headers["Authorization"] = f"Bearer {mint_id_token(args.audience or default_audience(args.url))}"
