@@ -45,7 +45,7 @@ from fulfillment.client import FAIL_FAST_S, BackendConfig, Client
 from fulfillment.errors import BackendError, BadBackendData, NotFound, Rejected, Timeout, Unavailable
 from fulfillment.logs import redact_path
 
-__all__ = ["Backend", "backend", "expect", "field", "idempotency_key", "reset", "turn_key"]
+__all__ = ["Backend", "backend", "echoed", "expect", "field", "idempotency_key", "reset", "turn_key"]
 
 log = logging.getLogger("fulfillment.backend")
 
@@ -669,7 +669,16 @@ def _not_json(literal):
     raise ValueError(f"{literal} is not JSON")
 
 
-_STRICT_JSON = json.JSONDecoder(parse_constant=_not_json)
+def _unique_keys(pairs):
+    # {"status": "shipped", "status": "cancelled"}: Python keeps the last, other readers (and
+    # whatever checked the answer on its way) the first. An ambiguous answer is no answer.
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        raise ValueError("a duplicate key")
+    return data
+
+
+_STRICT_JSON = json.JSONDecoder(parse_constant=_not_json, object_pairs_hook=_unique_keys)
 
 
 def _utf8_safe(data):
@@ -773,6 +782,21 @@ def field(data, name, kind, *, required=True):
             return None
         raise BadBackendData(f"the answer has no {name!r}", system=_answered_by())
     return expect(value, kind, what=repr(name))
+
+
+def echoed(data, name, asked):
+    """``data``, checked to be about what was asked: ``data[name]``, when the backend sends it,
+    must be ``asked`` (case aside), else ``BadBackendData``.
+
+        order = echoed(store.get_json(f"/orders/{order_id}"), "order_id", order_id)
+
+    An answer meant for another request (a backend, proxy or cache out of step) would
+    otherwise have one caller hear another's order, account or name.
+    """
+    said = field(data, name, (str, int), required=False)
+    if said is not None and str(said).casefold() != str(asked).casefold():
+        raise BadBackendData(f"the answer is about another {name!r}", system=_answered_by())
+    return data
 
 
 def _is_kind(value, kind):

@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fulfillment import deadline
 from fulfillment.config import flag, number
@@ -160,6 +160,10 @@ def _read_config(name, env, *, demo=True):
     if not _is_http_url(base_url):
         # The value is not echoed: a mistyped URL may still carry a password.
         return BackendConfig(name, problem=f"{prefix}URL is not an http(s) URL")
+    if "@" in urlsplit(base_url).netloc:
+        # Never sent (the transport dials the host), but an ID token's audience is made of the
+        # URL's origin and logged when a token cannot be minted: the password with it.
+        return BackendConfig(name, problem=f"{prefix}URL holds credentials: use {prefix}AUTH and {prefix}KEY")
     auth = (env.get(prefix + "AUTH") or "none").strip().lower()
     if auth not in AUTH_MODES:
         return BackendConfig(

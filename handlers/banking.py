@@ -8,7 +8,7 @@ import re
 
 from fulfillment import NotFound, Response
 from fulfillment import richcontent as rc
-from fulfillment.backend import backend, expect, field
+from fulfillment.backend import backend, echoed, expect, field
 from fulfillment.values import as_date, as_text
 from handlers import app
 from handlers._ids import SEPARATORS, canonical, heard
@@ -37,7 +37,7 @@ def account_balance(request):
     if account_id is None:
         return Response(ASK_ACCOUNT).with_outcome("invalid-input")
     try:
-        account = accounts.get_json(f"/accounts/{account_id}")
+        account = echoed(accounts.get_json(f"/accounts/{account_id}"), "account_id", account_id)
     except NotFound:
         return Response(f"I couldn't find account {account_id}.").with_outcome("not-found")
 
@@ -65,7 +65,7 @@ def recent_transactions(request):
     except NotFound:
         return Response(f"I couldn't find account {account_id}.").with_outcome("not-found")
 
-    transactions = field(history, "transactions", list)[:RECENT]
+    transactions = field(echoed(history, "account_id", account_id), "transactions", list)[:RECENT]
     if not transactions:
         return Response("There are no recent transactions on that account.").set(transaction_count=0)
 

@@ -4,7 +4,7 @@ Backend ``store`` (``BACKEND_STORE_URL``): ``GET /customers?email=`` answers a l
 """
 
 from fulfillment import Response
-from fulfillment.backend import backend, expect, field
+from fulfillment.backend import backend, echoed, expect, field
 from fulfillment.values import as_text
 from handlers import app
 from handlers._ids import spoken_email
@@ -50,7 +50,7 @@ def get_customer_info(request):
     if email is None:
         return Response("What's the email address on your account?").with_outcome("invalid-input")
     answer = expect(customers.get_json("/customers", params={"email": email}), list)
-    matches = [expect(match, dict, what="a match") for match in answer]
+    matches = [echoed(expect(match, dict, what="a match"), "email", email) for match in answer]
     if not matches:
         return Response("I couldn't find an account with that email address.").with_outcome("not-found")
     if len(matches) > 1:

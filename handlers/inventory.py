@@ -6,7 +6,7 @@ Stock changes slowly compared to a conversation, so answers are cached for a min
 """
 
 from fulfillment import NotFound, Response
-from fulfillment.backend import backend, expect, field
+from fulfillment.backend import backend, echoed, expect, field
 from fulfillment.values import as_text
 from handlers import app
 from handlers._ids import sku_of
@@ -42,7 +42,7 @@ def check_inventory(request):
     except NotFound:
         return Response(f"I couldn't find a product with the code {product_id}.").with_outcome("not-found")
 
-    name = field(stock, "name", str, required=False) or product_id
+    name = field(echoed(stock, "product_id", product_id), "name", str, required=False) or product_id
     quantity = field(stock, "quantity", int)
     if (size or color) and not _is_made_in(stock, size, color):
         # Not "out of stock": nobody will ever have it in that size or colour.

@@ -4,7 +4,7 @@ Backend ``store`` (``BACKEND_STORE_URL``): ``GET /orders/{id}``, ``POST /orders/
 """
 
 from fulfillment import BadBackendData, NotFound, Rejected, Response, clock
-from fulfillment.backend import backend, field, turn_key
+from fulfillment.backend import backend, echoed, field, turn_key
 from fulfillment.values import as_date, as_text
 from handlers import app
 from handlers._ids import heard, prefixed_id, sku_of
@@ -41,7 +41,7 @@ def lookup_order(request):
     if order_id is None:
         return Response(ASK_ORDER_ID).with_outcome("invalid-input")
     try:
-        order = orders.get_json(f"/orders/{order_id}")
+        order = echoed(orders.get_json(f"/orders/{order_id}"), "order_id", order_id)
     except NotFound:
         return Response(
             f"I couldn't find order {order_id}. Could you check the number and tell me again?"

@@ -300,8 +300,18 @@ def test_malformed_json_is_bad_backend_data(mocked):
         b'{"name": "Ada \\udc80"}',  # a lone surrogate escape: UTF-8 cannot carry it
         b'{"\\ud800": 1}',
         b'{"name": "\xed\xa0\x80"}',  # a surrogate encoded as UTF-8 bytes: not UTF-8
+        b'{"status": "shipped", "status": "cancelled"}',  # which one? parsers disagree
+        b'[{"balance": 1, "balance": 0}]',
     ],
-    ids=["nan", "infinity", "lone-surrogate", "lone-surrogate-key", "encoded-surrogate"],
+    ids=[
+        "nan",
+        "infinity",
+        "lone-surrogate",
+        "lone-surrogate-key",
+        "encoded-surrogate",
+        "duplicate-key",
+        "nested-duplicate",
+    ],
 )
 def test_what_only_python_calls_json_is_bad_backend_data(mocked, body):
     mocked.get(f"{STORE}/orders/ORD-1", body=body, content_type="application/json")
@@ -738,6 +748,28 @@ def test_demo_store_reads_any_flag_spelling_and_a_typo_as_off(monkeypatch, demo_
     monkeypatch.setenv("DEMO_STORE", value)
 
     assert (not store().config.problem) is demo_on
+
+
+@pytest.mark.parametrize("auth", ["none", "bearer", "id-token"])
+def test_a_url_with_credentials_in_it_is_refused_without_showing_them(mocked, monkeypatch, caplog, auth):
+    # In id-token mode the audience defaulted to the URL's origin, user:password and all, and
+    # "could not mint an ID token for <audience>" logged it; in the others it was dropped unsaid.
+    import fulfillment.client
+
+    def no_token(session, audience):
+        raise RuntimeError("no credentials here")
+
+    monkeypatch.setattr(fulfillment.client, "_mint_id_token", no_token)
+    monkeypatch.setenv("BACKEND_STORE_URL", "https://svc:SECRET@store.test")
+    monkeypatch.setenv("BACKEND_STORE_AUTH", auth)
+    monkeypatch.setenv("BACKEND_STORE_KEY", "sk_live_key")
+
+    with caplog.at_level(logging.DEBUG), pytest.raises(Unavailable):
+        store().get_json("/orders/ORD-1")
+
+    assert len(mocked.calls) == 0
+    assert "BACKEND_STORE_URL holds credentials" in caplog.text
+    assert "SECRET" not in caplog.text
 
 
 def test_a_header_value_the_transport_refuses_is_not_quoted():

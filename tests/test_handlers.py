@@ -459,6 +459,28 @@ def test_an_answer_of_the_wrong_shape_is_unreadable_not_a_crash(backends, tag, w
     assert len(backends.calls) == 1
 
 
+# An answer about something other than what was asked: a backend, proxy or cache out of step
+# (or a connection read out of turn) must not have one caller hear another's data.
+ANOTHER_ONES = {
+    "lookup-order": {**ORDER, "order_id": "ORD-1001"},
+    "check-inventory": {**STOCK, "product_id": "SKU-200"},
+    "get-customer-info": [{**CUSTOMERS[0], "email": "grace@example.com"}],
+    "account-balance": {**ACCOUNT, "account_id": "ACC-87654321"},
+    "recent-transactions": {**HISTORY, "account_id": "ACC-87654321"},
+}
+
+
+@pytest.mark.parametrize("tag", sorted(ANOTHER_ONES))
+def test_an_answer_about_another_record_is_never_read_out(backends, tag):
+    params, _, system, _, _ = TAGS[tag]
+    mock_call(backends, tag, json=ANOTHER_ONES[tag])
+
+    answer = resolve(tag, params)
+
+    assert texts_of(answer) == [UNREADABLE.format(system=system)]
+    assert outcome_of(answer) == "bad-backend-data"
+
+
 @pytest.mark.parametrize("tag", ["check-inventory", "get-weather"])
 def test_a_cached_answer_that_fails_its_checks_is_not_served_again(backends, tag):
     params, _, _system, good, sentence = TAGS[tag]
@@ -1100,7 +1122,7 @@ def test_recent_transactions_on_an_empty_account_says_there_are_none(backends):
 
 
 def test_get_customer_info_looks_up_the_spoken_email_and_greets_by_first_name(backends):
-    backends.get(f"{STORE}/customers", json=CUSTOMERS)
+    backends.get(f"{STORE}/customers", json=[{**CUSTOMERS[0], "email": "Ada.Lovelace@example.com"}])
 
     answer = resolve("get-customer-info", {"customer_email": "Ada dot Lovelace at Example dot com"})
 
