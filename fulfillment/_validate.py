@@ -124,8 +124,10 @@ class _NonFiniteLiteral(ValueError):
         self.literal = literal
 
 
-def _object_without_duplicate_keys(pairs):
-    # json_format loads with a duplicate-key check too (_DuplicateChecker).
+def object_without_duplicate_keys(pairs):
+    """``object_pairs_hook`` for ``json``: the object as a dict, or ``ValueError`` naming a key
+    it holds twice. json_format loads with a duplicate-key check too (_DuplicateChecker), and
+    other readers keep the first value where Python keeps the last."""
     obj = dict(pairs)
     if len(obj) != len(pairs):
         seen = set()
@@ -141,7 +143,7 @@ def _reject_literal(literal):
 
 
 # Built once: json.loads(s, **options) would construct a new decoder on every call.
-_DECODER = json.JSONDecoder(object_pairs_hook=_object_without_duplicate_keys, parse_constant=_reject_literal)
+_DECODER = json.JSONDecoder(object_pairs_hook=object_without_duplicate_keys, parse_constant=_reject_literal)
 
 
 def parse_body(data: bytes) -> dict:

@@ -41,9 +41,11 @@ import re
 import time
 
 from fulfillment import deadline
+from fulfillment._validate import object_without_duplicate_keys
 from fulfillment.client import FAIL_FAST_S, BackendConfig, Client
 from fulfillment.errors import BackendError, BadBackendData, NotFound, Rejected, Timeout, Unavailable
 from fulfillment.logs import redact_path
+from fulfillment.values import is_whole_number
 
 __all__ = ["Backend", "backend", "echoed", "expect", "field", "idempotency_key", "reset", "turn_key"]
 
@@ -487,7 +489,7 @@ class Backend:
 
         raw = response.raw
         declared = response.headers.get("Content-Length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) > cap:  # "²" is a digit too
+        if is_whole_number(declared) and int(declared) > cap:
             # Closing without reading discards the connection (it still holds the body).
             raise _Failed(self._too_big(method, path, cap, response.status_code))
         chunks = []
@@ -669,16 +671,8 @@ def _not_json(literal):
     raise ValueError(f"{literal} is not JSON")
 
 
-def _unique_keys(pairs):
-    # {"status": "shipped", "status": "cancelled"}: Python keeps the last, other readers (and
-    # whatever checked the answer on its way) the first. An ambiguous answer is no answer.
-    data = dict(pairs)
-    if len(data) != len(pairs):
-        raise ValueError("a duplicate key")
-    return data
-
-
-_STRICT_JSON = json.JSONDecoder(parse_constant=_not_json, object_pairs_hook=_unique_keys)
+# {"status": "shipped", "status": "cancelled"}: an ambiguous answer is no answer.
+_STRICT_JSON = json.JSONDecoder(parse_constant=_not_json, object_pairs_hook=object_without_duplicate_keys)
 
 
 def _utf8_safe(data):

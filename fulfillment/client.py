@@ -80,8 +80,6 @@ HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 def _is_http_url(url):
     """An http(s) URL with a host that can be looked up and a port that can be dialled."""
-    from urllib.parse import urlsplit
-
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError when out of range or not a number
@@ -92,8 +90,6 @@ def _is_http_url(url):
 
 
 def _origin(url):
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 

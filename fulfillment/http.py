@@ -19,10 +19,10 @@ class JSONAnswer(flask.Response):
             return JSONAnswer(*app.handle_http(request))   # (body, status, headers)
 
     Returned as a ``(body, status, headers)`` tuple, the same answer cost ~14 µs more CPU per
-    call (``benchmarks/percall.py``): Flask builds a ``Headers`` object, parses the status and the content type, and
-    werkzeug then copies and re-checks every header for cases a fixed JSON body never has
-    (redirects, 304s, a length to compute). Here the status line and the header list are made
-    once, directly, and handed to the server as they are.
+    call (``benchmarks/percall.py``): Flask builds a ``Headers`` object, parses the status and
+    the content type, and werkzeug then copies and re-checks every header for cases a fixed
+    JSON body never has (redirects, 304s, a length to compute). Here the status line and the
+    header list are made once, directly, and handed to the server as they are.
 
     It is still a complete ``flask.Response``: the first time anything reads or replaces
     ``headers`` (an after-request hook, a test), they become werkzeug's ``Headers``, and from

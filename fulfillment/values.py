@@ -76,6 +76,16 @@ def as_number(value):
     return number if isinstance(number, int) or math.isfinite(number) else None
 
 
+def is_whole_number(text):
+    """Whether ``text`` is digits ``int()`` reads, as a Content-Length must be: "²" is a digit
+    to ``str.isdigit``, and ``int("²")`` raises.
+
+        >>> is_whole_number("1024"), is_whole_number("²"), is_whole_number("-1")
+        (True, False, False)
+    """
+    return text.isascii() and text.isdigit()
+
+
 def _int(value):
     number = as_number(value)
     if number is None or number != int(number):
