@@ -712,3 +712,28 @@ def test_caplog_sees_the_summary_record_with_its_fields(caplog):
         logs.log_fields(logging.getLogger("fulfillment.call"), logging.INFO, "lookup-order 200 ok", FIELDS)
     [record] = [r for r in caplog.records if r.name == "fulfillment.call"]
     assert record.getMessage() == "lookup-order 200 ok" and record.fields == FIELDS
+
+
+def test_a_summary_line_waits_like_any_line_whatever_its_severity(our_handler_only, stdout):
+    """A misrouted agent's flood of unknown-tag ERROR summaries is gathered; an error record
+    of the call itself is not held back."""
+    summary_log = logging.getLogger("fulfillment.call")
+    with our_handler_only():
+        logs._LINES.hold_s = 60
+        logs.log_fields(summary_log, logging.INFO, "first", FIELDS)  # quiet until now: at once
+        logs.log_fields(summary_log, logging.ERROR, "nope 200 unknown-tag", FIELDS)
+        extra = logging.NullHandler()  # someone else listens: the record goes through our handler
+        summary_log.addHandler(extra)
+        try:
+            logs.log_fields(summary_log, logging.WARNING, "POST 400 bad-request", FIELDS)
+        finally:
+            summary_log.removeHandler(extra)
+        assert [json.loads(line)["message"] for line in stdout.lines()] == ["first"]
+        logging.getLogger("fulfillment").error("the backend answered nonsense")
+        messages = [json.loads(line)["message"] for line in stdout.lines()]
+    assert messages == [
+        "first",
+        "nope 200 unknown-tag",
+        "POST 400 bad-request",
+        "the backend answered nonsense",
+    ]
