@@ -89,6 +89,19 @@ def _is_http_url(url):
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
+def _in_clear(url):
+    """Whether ``url`` is plain http to anything but this machine."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or parts.hostname == "localhost":
+        return False
+    import ipaddress  # only for a plain-http backend, at start
+
+    try:
+        return not ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:  # a name: it could resolve anywhere
+        return True
+
+
 def _origin(url):
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
@@ -185,6 +198,17 @@ def _read_config(name, env, *, demo=True):
         shown = key_header.split(":", 1)[0].split("=", 1)[0]
         shown += "…" if shown != key_header else ""
         return BackendConfig(name, problem=f"{prefix}KEY_HEADER {shown!r} is not a header name")
+    if auth != "none" and _in_clear(base_url):
+        # Not refused: a backend inside the VPC may well speak plain HTTP. But it is worth
+        # a line at start, where the team reads its settings, not a surprise in an audit.
+        log.warning(
+            "backend %r: %sAUTH=%s credentials go over plain http to %s, readable by anyone on "
+            "the path: use an https URL",
+            name,
+            prefix,
+            auth,
+            urlsplit(base_url).hostname,
+        )
     return BackendConfig(
         name,
         base_url=base_url,

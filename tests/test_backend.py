@@ -15,6 +15,7 @@ import threading
 import time
 import types
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -1442,3 +1443,33 @@ def test_a_failed_check_names_this_calls_backend_never_an_earlier_calls(mocked):
     with backend_calls(), pytest.raises(BadBackendData) as caught:
         field({"id": "x"}, "status", str)
     assert caught.value.system == "our system"
+
+
+@pytest.mark.parametrize(
+    ("url", "auth", "warned"),
+    [
+        ("http://orders.internal:8080", "api-key", True),
+        ("http://10.0.0.5", "bearer", True),
+        ("http://orders.internal", "id-token", True),
+        ("https://orders.example.com", "api-key", False),
+        ("http://127.0.0.1:8081", "api-key", False),
+        ("http://[::1]:8081", "bearer", False),
+        ("http://localhost:8081", "api-key", False),
+        ("http://orders.internal", "none", False),  # nothing to read
+    ],
+)
+def test_credentials_over_plain_http_are_warned_of_at_start(monkeypatch, caplog, url, auth, warned):
+    monkeypatch.setenv("BACKEND_STORE_URL", url)
+    monkeypatch.setenv("BACKEND_STORE_AUTH", auth)
+    if auth in ("api-key", "bearer"):
+        monkeypatch.setenv("BACKEND_STORE_KEY", "sk_live_SECRET")
+    store()
+
+    with caplog.at_level(logging.WARNING, logger="fulfillment"):
+        backend_module.check_backends()
+
+    warnings = [r.getMessage() for r in caplog.records if "plain http" in r.getMessage()]
+    assert len(warnings) == (1 if warned else 0), caplog.text
+    assert "SECRET" not in caplog.text
+    if warned:
+        assert "BACKEND_STORE_AUTH" in warnings[0] and urlsplit(url).hostname in warnings[0]

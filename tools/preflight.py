@@ -16,7 +16,8 @@ What is checked is what ``WebhookApp.check_configuration`` checks when the servi
   time zone database does not know): errors;
 * an exception while the handlers are imported (a bug in a handler module): an error;
 * what it would log as a WARNING (a backend left without a URL, whose tags would answer
-  "unavailable"; an ``AUTH_*`` setting for a mode that is off): shown, not fatal.
+  "unavailable"; an ``AUTH_*`` setting for a mode that is off; a backend's credentials over
+  plain http): shown, not fatal.
 
 Exit status: 0 nothing wrong (warnings may have been shown), 2 errors (each printed), 3 the
 check could not run here (this Python is too old, or a handler imports a third-party package
