@@ -5,7 +5,7 @@ with a suffix.
 
 Most run against a fresh demo store (the service's own stand-in backend, as in
 test_handlers_demo.py); those that need backend data the demo store does not hold mock the
-backend with ``responses``, as test_handlers.py does.
+backend with ``responses``, as the tests in ``tests/tags`` do.
 """
 
 import datetime
