@@ -376,7 +376,18 @@ def test_tags_the_matching_route(adc, api, route, index):
     api.get(PAGE_URL, json=page_resource())
     api.patch(PAGE_URL, json={})
 
-    code, _ = run("tag", "--page", PAGE, "--webhook", WEBHOOK_NAME, "--tag", "track-order", "--route", route)
+    code, _ = run(
+        "tag",
+        "--page",
+        PAGE,
+        "--webhook",
+        WEBHOOK_NAME,
+        "--tag",
+        "track-order",
+        "--route",
+        route,
+        "--unserved",
+    )
 
     assert code == 0
     patch = api.calls[1]
@@ -423,7 +434,9 @@ def test_retagging_says_what_the_tag_was(adc, api):
 def test_unknown_route_lists_the_routes(adc, api, capsys, route, message):
     api.get(PAGE_URL, json=page_resource())
 
-    code, _ = run("tag", "--page", PAGE, "--webhook", WEBHOOK_NAME, "--tag", "t", "--route", route)
+    code, _ = run(
+        "tag", "--page", PAGE, "--webhook", WEBHOOK_NAME, "--tag", "t", "--route", route, "--unserved"
+    )
 
     assert code == 2
     assert message in capsys.readouterr().err
@@ -529,6 +542,7 @@ def test_running_everything_twice_writes_only_once(adc):
                 "track-order",
                 "--route",
                 "intent-track",
+                "--unserved",
             ],
         ]
         first = [run(*command) for command in commands]
@@ -594,3 +608,26 @@ def test_a_2xx_answer_that_is_not_json_is_an_error_line(monkeypatch, capsys):
         assert _register_with(monkeypatch, AnonymousCredentials()) == 1
     err = capsys.readouterr().err
     assert err.startswith("error:") and "not JSON" in err
+
+
+@pytest.mark.parametrize(
+    ("tag", "hint"),
+    [("lookup-ordr", "did you mean 'lookup-order'?"), ("xyzzy", "it serves account-balance, ")],
+)
+def test_a_tag_the_service_does_not_serve_is_refused_before_any_call(adc, api, capsys, tag, hint):
+    code, out = run("tag", "--page", PAGE, "--webhook", "cx-webhook", "--tag", tag)
+
+    assert code == 2 and out == ""
+    assert f"does not serve the tag {tag!r}" in capsys.readouterr().err
+    assert len(api.calls) == 0
+
+
+def test_a_tag_another_webhook_answers_is_tagged_with_unserved(adc, api):
+    api.get(WEBHOOKS_URL, json={"webhooks": [stored_webhook()]})
+    api.get(PAGE_URL, json=page_resource())
+    api.patch(PAGE_URL, json={})
+
+    code, out = run("tag", "--page", PAGE, "--webhook", "cx-webhook", "--tag", "loyalty-points", "--unserved")
+
+    assert code == 0 and "tag loyalty-points" in out
+    assert body_of(api.calls[2])["entryFulfillment"]["tag"] == "loyalty-points"

@@ -9,7 +9,9 @@ Register (or update) the webhook resource, then put tags on pages:
         --page projects/my-project/locations/global/agents/AGENT_ID/flows/FLOW_ID/pages/PAGE_ID \\
         --webhook cx-webhook --tag lookup-order
 
-Both commands read first and write only what differs (a PATCH with a precise ``updateMask``),
+``tag`` refuses a tag this service does not serve (a typo would reach callers as the
+unknown-tag answer) unless ``--unserved`` says another webhook answers it. Both commands
+read first and write only what differs (a PATCH with a precise ``updateMask``),
 so running them twice changes nothing the second time and says "unchanged". Credentials are
 Application Default Credentials (``gcloud auth application-default login`` on a laptop, the
 attached service account in CI); requests go through google-auth's ``AuthorizedSession``
@@ -395,6 +397,30 @@ def find_route(page, wanted):
     )
 
 
+def check_served(tag, module_name="handlers"):
+    """Refuse a tag the service would answer only with its unknown-tag fallback: a misspelt
+    tag on a page is otherwise found by a caller, not by whoever wired the page."""
+    import difflib
+
+    from tools.audit import ExportError, served_tags_from
+
+    try:
+        served = served_tags_from(module_name)
+    except ExportError:
+        raise UsageError(
+            f"cannot read the tags this service serves ({module_name}.app.tags): run from the "
+            "repository root, or pass --unserved"
+        ) from None
+    if tag in served:
+        return
+    close = difflib.get_close_matches(tag, served, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"it serves {', '.join(served)}."
+    raise UsageError(
+        f"this service does not serve the tag {tag!r}, so every call would get its unknown-tag "
+        f"answer; {hint} (Pass --unserved if another webhook answers it.)"
+    )
+
+
 def tag_page(api, page_name, webhook_name, tag, route, out):
     """Set ``webhook`` and ``tag`` on the entry fulfillment, or on one route's fulfillment."""
     page = api.get(page_name)
@@ -487,6 +513,11 @@ def build_parser():
         metavar="INTENT_OR_CONDITION",
         help="tag this transition route (matched by intent name or ID, or by condition) instead of the entry",
     )
+    tag.add_argument(
+        "--unserved",
+        action="store_true",
+        help="allow a tag this service does not serve (another webhook answers it, or its handler is not written yet)",
+    )
     return parser
 
 
@@ -512,6 +543,8 @@ def run(args, make_session, out):
         )
     elif not args.tag.strip():
         raise UsageError("--tag must not be empty")
+    elif not args.unserved:
+        check_served(args.tag)
     api = DialogflowRest(
         make_session(), match.group("location"), args.quota_project or match.group("project")
     )
