@@ -526,8 +526,10 @@ def log_fields(logger, level, message, fields):
     your own, pytest's ``caplog``) gets the record as usual.
 
     Whatever its severity, the line may wait ``LOG_FLUSH_MS`` for others, as INFO lines do.
-    A summary comes after its call is over: nothing of that call follows it, and whatever
-    went wrong in it was logged, at once, when it happened. Written at once, an agent that
+    A summary comes after its call is over: nothing of that call follows it. A failure
+    inside the call (a handler's exception, a backend's bad answer) was logged at once when
+    it happened; an unknown tag or a refused request (4xx) is logged only here, so it too
+    may wait, at most that long. Written at once, an agent that
     sends a tag we do not serve would cost one system call per turn, each an ERROR summary:
     0.82x the throughput of bare functions-framework where it is 0.92x or more gathered
     (``serve_bench.py``, an unknown tag).

@@ -618,7 +618,8 @@ def test_a_tag_the_service_does_not_serve_is_refused_before_any_call(adc, api, c
     code, out = run("tag", "--page", PAGE, "--webhook", "cx-webhook", "--tag", tag)
 
     assert code == 2 and out == ""
-    assert f"does not serve the tag {tag!r}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"does not serve the tag {tag!r}" in err and hint in err
     assert len(api.calls) == 0
 
 
@@ -631,3 +632,11 @@ def test_a_tag_another_webhook_answers_is_tagged_with_unserved(adc, api):
 
     assert code == 0 and "tag loyalty-points" in out
     assert body_of(api.calls[2])["entryFulfillment"]["tag"] == "loyalty-points"
+
+
+def test_a_service_whose_tags_cannot_be_read_says_why_and_how_to_go_on(adc, api, capsys):
+    with pytest.raises(register.UsageError) as refused:
+        register.check_served("lookup-order", module_name="no_such_handlers")
+
+    assert "ModuleNotFoundError" in str(refused.value) and "--unserved" in str(refused.value)
+    assert "--served-tags" not in str(refused.value)  # the audit's flag, not this tool's

@@ -457,7 +457,7 @@ def audit(agent, served_tags, webhooks=None):
     )
 
 
-def served_tags_from(module_name):
+def served_tags_from(module_name, *, otherwise="pass --served-tags TAG,TAG"):
     """The tags ``<module>.app`` serves (``handlers`` by default), imported only when asked.
 
     >>> "lookup-order" in served_tags_from("handlers")
@@ -469,7 +469,7 @@ def served_tags_from(module_name):
     except Exception as exc:  # any import-time failure means "cannot tell what is served"
         raise ExportError(
             f"cannot read the served tags from {module_name}.app.tags ({exc.__class__.__name__}: {exc}); "
-            "run from the repository root, or pass --served-tags TAG,TAG"
+            f"run from the repository root, or {otherwise}"
         ) from None
 
 
