@@ -565,8 +565,6 @@ def http_get_json(url, timeout):
     A fetch given up on runs to its end in the background, its answer unused: each of its
     socket operations still times out, and it reads at most ``MAX_KEYS_BYTES``.
     """
-    import threading
-
     outcome = []
 
     def fetch():

@@ -39,6 +39,7 @@ import logging
 import math
 import re
 import time
+from urllib.parse import unquote  # loaded already: fulfillment.client uses urllib.parse
 
 from fulfillment import deadline
 from fulfillment._validate import object_without_duplicate_keys
@@ -352,7 +353,7 @@ class Backend:
             or path.startswith("//")
             or "/../" in path + "/"
             # requests re-quotes the URL, and so decodes "%2e%2e" to "..": check what is sent.
-            or ("%" in path and "/../" in _unquote(path) + "/")
+            or ("%" in path and "/../" in unquote(path) + "/")
             or "?" in path
             or "#" in path
         ):
@@ -705,12 +706,6 @@ def _never_connected(err):
         return True
     reason = err.args[0] if err.args else None
     return isinstance(reason, MaxRetryError) and isinstance(reason.reason, NewConnectionError)
-
-
-def _unquote(path):
-    from urllib.parse import unquote  # only for a path with a % in it
-
-    return unquote(path)
 
 
 def _cause(err):
