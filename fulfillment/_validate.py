@@ -207,12 +207,30 @@ def _reject_lone_surrogates(body):
             continue
         for key, value in items:
             if key.__class__ is str and _has_lone_surrogate(key):
-                raise SchemaViolation("lone surrogate escape in a key", _render_path((key, *parts)))
+                raise _lone_surrogate("lone surrogate escape in a key", (key, *parts))
             if value.__class__ is str:
                 if _has_lone_surrogate(value):
-                    raise SchemaViolation("lone surrogate escape in a string", _render_path((key, *parts)))
+                    raise _lone_surrogate("lone surrogate escape in a string", (key, *parts))
             elif value.__class__ is dict or value.__class__ is list:
                 stack.append((value, (key, *parts)))
+
+
+def _lone_surrogate(message, parts):
+    """The violation for a lone surrogate at ``parts`` (innermost first). This walk knows no
+    schema, so the logged path is cut where the schema's fields end: past that (in a
+    parameter's value, a payload, an unknown field) the keys are the caller's data."""
+    shown = 0
+    kind, sub = "message", ROOT
+    for part in reversed(parts):
+        if kind == "message" and part.__class__ is str and part in sub:
+            kind, sub = sub[part][:2]
+        elif (kind == "repeated" and part.__class__ is int) or (kind == "map" and part.__class__ is str):
+            kind, sub = sub  # an element, or a map's value: its key is a name (a parameter's)
+        else:
+            break
+        shown += 1
+    hidden = len(parts) - shown
+    return SchemaViolation(message, _render_path(parts), _render_path(parts[hidden:], hidden=hidden))
 
 
 # --- schema walk ----------------------------------------------------------------------------

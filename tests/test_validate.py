@@ -528,6 +528,30 @@ def test_lone_surrogate_errors_name_the_place():
     with pytest.raises(SchemaViolation) as caught:
         parse_body(b'{"messages": [{"text": {"text": ["ok", "\\ud800"]}}]}')
     assert caught.value.path == "messages[0].text.text[1]"
+    assert caught.value.logged_path == caught.value.path  # fields of the schema: no data
+
+
+@pytest.mark.parametrize(
+    "data, logged_path",
+    [
+        (b'{"payload": {"telephony": {"jane_doe": {"\\udc00": 1}}}}', "payload…"),
+        (b'{"intentInfo": {"parameters": {"card": {"resolvedValue": {"jane_doe": "\\ud800"}}}}}',
+         "intentInfo.parameters.card.resolvedValue…"),
+        (b'{"pageInfo": {"formInfo": {"parameterInfo": [{"value": {"jane_doe": "\\ud800"}}]}}}',
+         "pageInfo.formInfo.parameterInfo[0].value…"),
+        (b'{"sessionInfo": {"parameters": {"card": [0, {"jane_doe": "\\ud800"}]}}}',
+         "sessionInfo.parameters.card…"),
+        (b'{"sessionInfo": {"jane_doe": ["\\ud800"]}}', "sessionInfo…"),
+    ],
+)  # fmt: skip
+def test_lone_surrogate_errors_log_no_key_of_the_callers_data(data, logged_path):
+    # The surrogate check walks the JSON before the schema does: it must still hide the keys
+    # inside a parameter's value, a payload or an unknown field, as every other error does.
+    with pytest.raises(SchemaViolation) as caught:
+        parse_body(data)
+    assert "jane_doe" in caught.value.path  # the caller is told where
+    assert caught.value.logged_path == logged_path
+    assert "jane_doe" not in caught.value.logged
 
 
 def test_error_messages_quote_at_most_a_little_of_the_value():
