@@ -17,7 +17,7 @@ sys.dont_write_bytecode = False
 import functions_framework  # noqa: E402
 
 from fulfillment.config import ConfigurationError  # noqa: E402
-from fulfillment.http import JSONAnswer, json_errors, json_server_errors  # noqa: E402
+from fulfillment.http import JSONAnswer, honour_connection_close, json_errors, json_server_errors  # noqa: E402
 from fulfillment.logs import log_refused_start  # noqa: E402
 
 try:
@@ -36,6 +36,8 @@ except ConfigurationError as refusal:
 json_errors(functions_framework.errorhandler)
 # And so do the requests gunicorn refuses before they reach the function (malformed HTTP).
 json_server_errors()
+# An answer given before the whole body was read closes its connection, and says so.
+honour_connection_close()
 
 # Everything loaded so far lives as long as the process: keep the garbage collector from
 # walking it again after every few thousand allocations of a webhook call.

@@ -78,6 +78,11 @@ TOO_LARGE_TEXT = "I'm sorry, I found more than I can say at once. Could you narr
 
 
 _JSON = {"Content-Type": "application/json"}
+# For an answer given with the body, or some of it, still unread (refused before reading it,
+# cut at the size limit, broken framing): the connection cannot carry another request, as
+# the server skips only a little of what is left (gunicorn: 64 KiB) and otherwise hangs up.
+# Said in the answer, the client does not send its next request on it, to be lost.
+_CLOSE = {"Connection": "close"}
 
 # Outcomes after which the backend answers of the call are not to be trusted again: a cached
 # answer that failed the handler's checks (or crashed it) is dropped, not served for its TTL.
@@ -361,9 +366,10 @@ class WebhookApp:
                 out_headers = {**_JSON, **err.headers}
                 declared = environ.get("CONTENT_LENGTH", "")
                 if is_whole_number(declared) and int(declared) > self.settings.max_request_bytes:
-                    # Refused before the body was read (401, 405, 415): do not wait for an
-                    # upload we would refuse anyway.
+                    # Refused before the body was read (401, 405, 413, 415): do not wait for
+                    # an upload we would refuse anyway.
                     _forget_body(environ)
+                    out_headers.update(_CLOSE)
             except Exception:
                 # Our own bug: still JSON, never a traceback or an HTML page.
                 log.exception("unexpected error serving a webhook call")
@@ -406,7 +412,7 @@ class WebhookApp:
         # wrapper costs several µs to build).
         data = _take_body(environ, environ["wsgi.input"], length, "the body could not be read")
         if len(data) != length:
-            raise BadRequest(f"the body ended after {len(data)} of {length} bytes")
+            raise BadRequest(f"the body ended after {len(data)} of {length} bytes", headers=_CLOSE)
         return data
 
     def status(self):
@@ -446,7 +452,7 @@ def _read_unframed_body(environ, limit):
     stream = environ["wsgi.input"] if environ.get("wsgi.input_terminated") else io.BytesIO()
     data = _take_body(environ, stream, limit + 1, "the chunked body is malformed")
     if len(data) > limit:
-        raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
+        raise PayloadTooLarge(f"the body is over the limit of {limit} bytes", headers=_CLOSE)
     return data
 
 
@@ -457,7 +463,7 @@ def _take_body(environ, stream, size, broken):
     except Exception as err:
         # The server's own framing errors (gunicorn: InvalidChunkSize, NoMoreData, ...) and a
         # client gone mid-body (a reset): a broken request, not a broken service.
-        raise BadRequest(f"{broken} ({type(err).__name__})") from None
+        raise BadRequest(f"{broken} ({type(err).__name__})", headers=_CLOSE) from None
     finally:
         _forget_body(environ)
 

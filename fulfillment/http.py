@@ -128,6 +128,37 @@ def json_server_errors():
     return True
 
 
+def honour_connection_close():
+    """Make gunicorn close the connection after an answer with a ``("Connection", "close")``
+    header, spelled as this service writes it.
+
+    An answer given with the request's body still unread (refused before reading it, cut
+    at the size limit) leaves the connection unfit for another request: gunicorn skips
+    at most 64 KiB of what is left, and otherwise closes it after answering. But a WSGI
+    application's hop-by-hop headers are dropped (PEP 3333), so the answer said
+    ``Connection: keep-alive`` and a client that reused the connection lost its next request
+    ("Remote end closed connection without response"). With this, the answer tells the truth
+    and gunicorn keeps to it. werkzeug's own server honours the header already. Returns
+    False where there is no gunicorn, or one without ``Response.process_headers``.
+    """
+    try:
+        from gunicorn.http.wsgi import Response
+    except ImportError:
+        return False
+    process_headers = getattr(Response, "process_headers", None)
+    if process_headers is None or getattr(process_headers, "honours_close", False):
+        return False
+
+    def process_headers_honouring_close(self, headers):
+        process_headers(self, headers)
+        if ("Connection", "close") in headers:
+            self.force_close()
+
+    process_headers_honouring_close.honours_close = True
+    Response.process_headers = process_headers_honouring_close
+    return True
+
+
 def _error_code(name):
     """``"Request Entity Too Large"`` → ``"request-entity-too-large"``."""
     return (name or "error").lower().replace(" ", "-")

@@ -6,6 +6,7 @@ on its way; gunicorn, under functions-framework, can receive both.
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -73,6 +74,55 @@ def test_a_refusal_does_not_wait_for_the_upload_it_refuses(service, head, status
     # 200 MB announced, one byte sent: the answer must come now, not after the upload.
     answer = service.exchange(head + b"Content-Length: 209715200\r\n\r\n{", timeout=3.0)
     assert answer[0] == status
+
+
+@pytest.mark.parametrize(
+    "raw, status",
+    [
+        # Refused before reading: 100 KB, more than the server skips before the next request.
+        (HEAD + b"Content-Length: 100000\r\n\r\n{" + b" " * 99999, 413),
+        (HEAD.replace(b"application/json", b"text/plain") + b"Content-Length: 100000\r\n\r\n" + b" " * 100000, 415),
+        (CHUNKED + b"%x\r\n%s\r\n0\r\n\r\n" % (9000, b" " * 9000), 413),  # cut at the limit
+        (CHUNKED + b"zz\r\n{}\r\n0\r\n\r\n", 400),  # broken framing: where the next request starts is unknown
+        (HEAD + b"Content-Length: 10\r\n\r\n{}", 400),  # cut short: the client stops sending
+    ],
+    ids=["too-large", "wrong-type-too-large", "chunked-too-large", "broken-chunked", "cut-short"],
+)  # fmt: skip
+def test_an_answer_given_with_the_body_unread_closes_its_connection(service, raw, status):
+    # Said in the answer, so that a client reusing connections does not lose its next request.
+    with socket.create_connection(("127.0.0.1", service.port), timeout=5) as sock:
+        sock.sendall(raw)
+        if raw.endswith(b"\r\n\r\n{}"):
+            sock.shutdown(socket.SHUT_WR)  # the rest of the declared body will never come
+        answer = sock.makefile("rb").read()  # to the end: the server hangs up after answering
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split()[1] == b"%d" % status, answer[:300]
+    assert b"\r\nConnection: close\r\n" in head + b"\r\n", head
+    assert json.loads(body)["error"]["code"]
+
+
+def test_answers_with_the_body_read_keep_the_connection(service):
+    good = json.dumps({"fulfillmentInfo": {"tag": "validate-order-id"}}).encode()
+    requests_on_one_connection = [
+        b"{not json",  # refused, but read whole: the next request is where it should be
+        good,
+        b" " * 4000 + b"[]",  # within the limit, read whole, not an object
+        good,
+    ]
+    with socket.create_connection(("127.0.0.1", service.port), timeout=5) as sock:
+        reader = sock.makefile("rb")
+        statuses = []
+        for body in requests_on_one_connection:
+            sock.sendall(HEAD + b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            status = int(reader.readline().split()[1])
+            headers = {}
+            while (line := reader.readline().rstrip(b"\r\n")) != b"":
+                name, _, value = line.decode("latin-1").partition(":")
+                headers[name.strip().lower()] = value.strip()
+            reader.read(int(headers["content-length"]))
+            assert headers["connection"] == "keep-alive", (status, headers)
+            statuses.append(status)
+    assert statuses == [400, 200, 400, 200]
 
 
 @pytest.mark.parametrize(
