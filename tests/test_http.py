@@ -207,3 +207,26 @@ def test_without_gunicorn_its_error_pages_are_left_alone(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "gunicorn", None)  # as on Windows, or another server
     assert json_server_errors() is False
+
+
+def test_gunicorn_is_taught_to_keep_to_connection_close_once(monkeypatch):
+    import sys
+
+    from gunicorn.http.wsgi import Response
+
+    from fulfillment.http import honour_connection_close
+
+    monkeypatch.setattr(Response, "process_headers", Response.process_headers)  # undone after
+    honour_connection_close()  # main.py has run it already, or this does
+    wrapped = Response.process_headers
+    assert honour_connection_close() is False and Response.process_headers is wrapped  # not twice
+
+    answer = Response(req=None, sock=None, cfg=None)
+    answer.process_headers([("Content-Type", "application/json"), ("Connection", "close")])
+    assert answer.must_close and answer.headers == [("Content-Type", "application/json")]
+    kept = Response(req=None, sock=None, cfg=None)
+    kept.process_headers([("Content-Type", "application/json")])
+    assert not kept.must_close
+
+    monkeypatch.setitem(sys.modules, "gunicorn.http.wsgi", None)  # another server
+    assert honour_connection_close() is False
