@@ -176,7 +176,11 @@ def parse_body(data: bytes) -> dict:
     # Lone surrogates need a "\ud..." escape in the raw text; checking for a backslash first
     # keeps the common case at one memchr.
     if b"\\" in data and (b"\\ud" in data or b"\\uD" in data):
-        _reject_lone_surrogates(body)
+        try:
+            _reject_lone_surrogates(body)
+        except SchemaViolation as violation:
+            violation.decoded = body
+            raise
     try:
         _check_message(body, ROOT, 1)
     except _Invalid as err:

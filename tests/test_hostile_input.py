@@ -94,12 +94,20 @@ def test_an_utterance_longer_than_anyone_says_is_not_normalised():
     assert spoken_email("ada " * 250_000 + "at example dot com") is None
 
 
-def test_a_body_refused_by_the_schema_is_decoded_once(captured, monkeypatch):
+@pytest.mark.parametrize(
+    "refused",
+    [
+        {"sentimentAnalysisResult": {"score": "high"}},  # a wrong type
+        {"payload": {"note": "\ud800"}},  # a lone surrogate, found before the schema walk
+    ],
+    ids=["wrong-type", "lone-surrogate"],
+)
+def test_a_body_refused_by_the_schema_is_decoded_once(captured, monkeypatch, refused):
     import fulfillment.app as app_module
 
     webhook = WebhookApp(settings=Settings.from_env({"AUTH_MODES": "none"}))
     body = cx_request("lookup-order", response_id="turn-7")
-    body["sentimentAnalysisResult"] = {"score": "high"}  # a wrong type: refused
+    body.update(refused)
     request = http_request(body)
     with monkeypatch.context() as patched:
         patched.setattr(app_module.json, "loads", lambda *a, **k: pytest.fail("decoded a second time"))
