@@ -347,15 +347,17 @@ class WebhookApp:
                     # input in a stream on every call to read nothing: ~6 µs (percall.py).
                     # werkzeug's own cache attribute; tests/test_http.py checks that it holds.
                     request._cached_data = data
+                    out_headers = _JSON
                     answer, parsed = self._serve(data, summary)
                     _describe(parsed, summary, self._allowed_log_params)
                 elif method in ("GET", "HEAD"):
                     answer = encode(self.status())
+                    # A status needs no body: wait for none.
+                    out_headers = {**_JSON, **_CLOSE} if self._leave_body(environ) else _JSON
                 else:
                     raise MethodNotAllowed(
                         f"{method} is not served: POST a WebhookRequest", headers={"Allow": "GET, HEAD, POST"}
                     )
-                out_headers = _JSON
             except RequestError as err:
                 status = err.status
                 summary["outcome"] = err.code
@@ -364,11 +366,7 @@ class WebhookApp:
                     summary["reason"] = err.reason
                 answer = encode(err.body())
                 out_headers = {**_JSON, **err.headers}
-                declared = environ.get("CONTENT_LENGTH", "")
-                if is_whole_number(declared) and int(declared) > self.settings.max_request_bytes:
-                    # Refused before the body was read (401, 405, 413, 415): do not wait for
-                    # an upload we would refuse anyway.
-                    _forget_body(environ)
+                if self._leave_body(environ):  # refused before reading (401, 405, 413, 415)
                     out_headers.update(_CLOSE)
             except Exception:
                 # Our own bug: still JSON, never a traceback or an HTML page.
@@ -376,7 +374,7 @@ class WebhookApp:
                 status = 500
                 summary["outcome"] = "internal-error"
                 answer = encode({"error": {"code": "internal", "message": "internal error"}})
-                out_headers = _JSON
+                out_headers = {**_JSON, **_CLOSE} if self._leave_body(environ) else _JSON
             summary["status"] = status
             summary["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
             if calls:
@@ -392,6 +390,25 @@ class WebhookApp:
                 message = f"{what} {status} {summary.get('outcome', '')}".rstrip()  # GET has no outcome
                 logs.log_fields(summary_log, severity, message, {"call": summary})
         return answer, status, out_headers
+
+    def _leave_body(self, environ):
+        """Whether to answer without the body this request still has: declared longer than
+        the limit, or chunked (of unknown length). Then the environ says none is left, and
+        the answer must close its connection.
+
+        Otherwise functions-framework reads whatever body is left before it answers (so
+        that closing the connection cannot reset it): all of an oversized or endless upload
+        that we refuse anyway, with no limit, and a broken chunked body would fail there as
+        a 500. A body that was read has a ``CONTENT_LENGTH`` of ``"0"`` by now.
+        """
+        declared = environ.get("CONTENT_LENGTH", "")
+        if declared:
+            leave = is_whole_number(declared) and int(declared) > self.settings.max_request_bytes
+        else:
+            leave = "HTTP_TRANSFER_ENCODING" in environ
+        if leave:
+            _forget_body(environ)
+        return leave
 
     def _read_body(self, environ):
         # Headers straight from the WSGI environ: werkzeug's parsed accessors (mimetype,
@@ -471,11 +488,10 @@ def _take_body(environ, stream, size, broken):
 def _forget_body(environ):
     """Leave the environ saying what is true once we are done with the body: nothing remains.
 
-    functions-framework reads whatever body is left before it answers (so that closing the
-    connection cannot reset it). After a read, that would be nothing; before a 413, all of
-    an oversized upload, so the refusal would wait for the bytes it refuses; and after a
-    broken chunked body, the same framing error again, as a 500. The server itself still
-    skips what is left before it reads the connection's next request.
+    functions-framework reads whatever body is left before it answers (see ``_leave_body``).
+    After a read, that would be nothing; after a broken chunked body, the same framing error
+    again, as a 500. The server itself still skips a little of what is left (gunicorn: 64 KiB)
+    before it reads the connection's next request, and otherwise closes the connection.
     """
     environ["wsgi.input"] = io.BytesIO()
     environ["CONTENT_LENGTH"] = "0"

@@ -1,5 +1,6 @@
 """The HTTP face: answers handed to Flask, and JSON pages for the framework's own errors."""
 
+import io
 import logging
 
 import flask
@@ -80,7 +81,7 @@ def json_errors(errorhandler):
 
     def http_error(err):
         body = {"error": {"code": _error_code(err.name), "message": err.description or err.name}}
-        return JSONAnswer(encode(body), err.code or 500)
+        return JSONAnswer(encode(body), err.code or 500, _without_body(flask.request.environ))
 
     def crash(err):
         log.error("unhandled error outside the webhook function", exc_info=err)
@@ -90,6 +91,17 @@ def json_errors(errorhandler):
     errorhandler(HTTPException)(http_error)
     errorhandler(500)(crash)
     errorhandler(Exception)(crash)
+
+
+def _without_body(environ):
+    """For an answer that needs no body (an unknown path): the headers that leave any body
+    the request has unread, as ``Application._leave_body`` does for the webhook's refusals."""
+    if environ.get("CONTENT_LENGTH", "") in ("", "0") and "HTTP_TRANSFER_ENCODING" not in environ:
+        return None
+    # Else functions-framework would read all of it before answering, with no limit, and a
+    # broken chunked body would fail there as a 500.
+    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(), "0"
+    return {"Connection": "close"}
 
 
 def json_server_errors():
@@ -138,7 +150,7 @@ def honour_connection_close():
     application's hop-by-hop headers are dropped (PEP 3333), so the answer said
     ``Connection: keep-alive`` and a client that reused the connection lost its next request
     ("Remote end closed connection without response"). With this, the answer tells the truth
-    and gunicorn keeps to it. werkzeug's own server honours the header already. Returns
+    and gunicorn keeps to it. (werkzeug's own server closes after every answer already.) Returns
     False where there is no gunicorn, or one without ``Response.process_headers``.
     """
     try:

@@ -101,6 +101,26 @@ def test_an_answer_given_with_the_body_unread_closes_its_connection(service, raw
     assert json.loads(body)["error"]["code"]
 
 
+@pytest.mark.parametrize(
+    "raw, status",
+    [
+        (CHUNKED.replace(b"json", b"xml") + b"zz\r\n{}\r\n0\r\n\r\n", 415),  # broken framing, never read
+        (CHUNKED.replace(b"json", b"xml") + b"10\r\n" + b"x" * 16 + b"\r\n", 415),  # an upload that never ends
+        (b"GET / HTTP/1.1\r\nHost: webhook\r\nContent-Length: 2000000\r\n\r\n", 200),  # a status needs no body
+        # functions-framework's own answers (an unknown path) read none either
+        (b"POST /favicon.ico HTTP/1.1\r\nHost: webhook\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 404),
+        (b"POST /favicon.ico HTTP/1.1\r\nHost: webhook\r\nContent-Length: 2000000\r\n\r\n", 404),
+    ],
+    ids=["refused-broken-chunked", "refused-endless-chunked", "status", "unknown-path-chunked", "unknown-path"],
+)  # fmt: skip
+def test_an_answer_that_needs_no_body_waits_for_none_and_closes(service, raw, status):
+    # Not read: functions-framework would read all of it first, with no limit, and broken
+    # framing would fail there as a 500.
+    got, headers, body = service.exchange(raw, timeout=3.0)
+    assert got == status and headers["connection"] == "close"
+    assert json.loads(body)
+
+
 def test_answers_with_the_body_read_keep_the_connection(service):
     good = json.dumps({"fulfillmentInfo": {"tag": "validate-order-id"}}).encode()
     requests_on_one_connection = [
