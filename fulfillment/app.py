@@ -81,7 +81,7 @@ _JSON = {"Content-Type": "application/json"}
 # For an answer given with the body, or some of it, still unread (refused before reading it,
 # cut at the size limit, broken framing): the connection cannot carry another request, as
 # the server skips only a little of what is left (gunicorn: 64 KiB) and otherwise hangs up.
-# Said in the answer, the client does not send its next request on it, to be lost.
+# Saying so in the answer keeps the client from sending its next request on it, to be lost.
 _CLOSE = {"Connection": "close"}
 
 # Outcomes after which the backend answers of the call are not to be trusted again: a cached

@@ -95,7 +95,7 @@ def json_errors(errorhandler):
 
 def _without_body(environ):
     """For an answer that needs no body (an unknown path): the headers that leave any body
-    the request has unread, as ``Application._leave_body`` does for the webhook's refusals."""
+    the request has unread, as ``WebhookApp._leave_body`` does for the webhook's refusals."""
     if environ.get("CONTENT_LENGTH", "") in ("", "0") and "HTTP_TRANSFER_ENCODING" not in environ:
         return None
     # Else functions-framework would read all of it before answering, with no limit, and a
