@@ -82,7 +82,7 @@ _JSON = {"Content-Type": "application/json"}
 # cut at the size limit, broken framing): the connection cannot carry another request, as
 # the server skips only a little of what is left (gunicorn: 64 KiB) and otherwise hangs up.
 # Saying so in the answer keeps the client from sending its next request on it, to be lost.
-_CLOSE = {"Connection": "close"}
+CLOSE = {"Connection": "close"}
 
 # Outcomes after which the backend answers of the call are not to be trusted again: a cached
 # answer that failed the handler's checks (or crashed it) is dropped, not served for its TTL.
@@ -335,6 +335,7 @@ class WebhookApp:
             backend_calls() as calls,
         ):
             status = 200
+            out_headers = _JSON
             try:
                 authenticator = self.authenticator
                 summary["identity"] = "none" if authenticator.open else authenticator.check(request.headers)
@@ -347,13 +348,10 @@ class WebhookApp:
                     # input in a stream on every call to read nothing: ~6 µs (percall.py).
                     # werkzeug's own cache attribute; tests/test_http.py checks that it holds.
                     request._cached_data = data
-                    out_headers = _JSON
                     answer, parsed = self._serve(data, summary)
                     _describe(parsed, summary, self._allowed_log_params)
                 elif method in ("GET", "HEAD"):
                     answer = encode(self.status())
-                    # A status needs no body: wait for none.
-                    out_headers = {**_JSON, **_CLOSE} if self._leave_body(environ) else _JSON
                 else:
                     raise MethodNotAllowed(
                         f"{method} is not served: POST a WebhookRequest", headers={"Allow": "GET, HEAD, POST"}
@@ -366,15 +364,15 @@ class WebhookApp:
                     summary["reason"] = err.reason
                 answer = encode(err.body())
                 out_headers = {**_JSON, **err.headers}
-                if self._leave_body(environ):  # refused before reading (401, 405, 413, 415)
-                    out_headers.update(_CLOSE)
             except Exception:
                 # Our own bug: still JSON, never a traceback or an HTML page.
                 log.exception("unexpected error serving a webhook call")
                 status = 500
                 summary["outcome"] = "internal-error"
                 answer = encode({"error": {"code": "internal", "message": "internal error"}})
-                out_headers = {**_JSON, **_CLOSE} if self._leave_body(environ) else _JSON
+            if leave_body(environ, self.settings.max_request_bytes):
+                # Answered unread: a refusal (401, 405, 413, 415), a GET's status, our own 500.
+                out_headers = {**out_headers, **CLOSE}
             summary["status"] = status
             summary["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
             if calls:
@@ -390,25 +388,6 @@ class WebhookApp:
                 message = f"{what} {status} {summary.get('outcome', '')}".rstrip()  # GET has no outcome
                 logs.log_fields(summary_log, severity, message, {"call": summary})
         return answer, status, out_headers
-
-    def _leave_body(self, environ):
-        """Whether to answer without the body this request still has: declared longer than
-        the limit, or chunked (of unknown length). Then the environ says none is left, and
-        the answer must close its connection.
-
-        Otherwise functions-framework reads whatever body is left before it answers (so
-        that closing the connection cannot reset it): all of an oversized or endless upload
-        that we refuse anyway, with no limit, and a broken chunked body would fail there as
-        a 500. A body that was read has a ``CONTENT_LENGTH`` of ``"0"`` by now.
-        """
-        declared = environ.get("CONTENT_LENGTH", "")
-        if declared:
-            leave = is_whole_number(declared) and int(declared) > self.settings.max_request_bytes
-        else:
-            leave = "HTTP_TRANSFER_ENCODING" in environ
-        if leave:
-            _forget_body(environ)
-        return leave
 
     def _read_body(self, environ):
         # Headers straight from the WSGI environ: werkzeug's parsed accessors (mimetype,
@@ -429,7 +408,7 @@ class WebhookApp:
         # wrapper costs several µs to build).
         data = _take_body(environ, environ["wsgi.input"], length, "the body could not be read")
         if len(data) != length:
-            raise BadRequest(f"the body ended after {len(data)} of {length} bytes", headers=_CLOSE)
+            raise BadRequest(f"the body ended after {len(data)} of {length} bytes", headers=CLOSE)
         return data
 
     def status(self):
@@ -469,7 +448,7 @@ def _read_unframed_body(environ, limit):
     stream = environ["wsgi.input"] if environ.get("wsgi.input_terminated") else io.BytesIO()
     data = _take_body(environ, stream, limit + 1, "the chunked body is malformed")
     if len(data) > limit:
-        raise PayloadTooLarge(f"the body is over the limit of {limit} bytes", headers=_CLOSE)
+        raise PayloadTooLarge(f"the body is over the limit of {limit} bytes", headers=CLOSE)
     return data
 
 
@@ -480,15 +459,37 @@ def _take_body(environ, stream, size, broken):
     except Exception as err:
         # The server's own framing errors (gunicorn: InvalidChunkSize, NoMoreData, ...) and a
         # client gone mid-body (a reset): a broken request, not a broken service.
-        raise BadRequest(f"{broken} ({type(err).__name__})", headers=_CLOSE) from None
+        raise BadRequest(f"{broken} ({type(err).__name__})", headers=CLOSE) from None
     finally:
         _forget_body(environ)
+
+
+def leave_body(environ, limit):
+    """Whether to answer without the body this request still has: declared longer than
+    ``limit`` bytes (or in a length that is no number), or chunked, of unknown length. Then
+    the environ says none is left, and the answer must close its connection (``CLOSE``).
+
+    Otherwise functions-framework reads whatever body is left before it answers (so that
+    closing the connection cannot reset it): all of an oversized or endless upload that
+    nothing needs, with no limit, and a broken chunked body would fail there as a 500. A
+    body that was read has a ``CONTENT_LENGTH`` of ``"0"`` by now. The webhook's refusals
+    and ``GET`` leave a body over ``MAX_REQUEST_BYTES``; functions-framework's own error
+    pages (``fulfillment.http``), any body.
+    """
+    declared = environ.get("CONTENT_LENGTH", "")
+    if declared:
+        leave = not is_whole_number(declared) or int(declared) > limit
+    else:
+        leave = "HTTP_TRANSFER_ENCODING" in environ
+    if leave:
+        _forget_body(environ)
+    return leave
 
 
 def _forget_body(environ):
     """Leave the environ saying what is true once we are done with the body: nothing remains.
 
-    functions-framework reads whatever body is left before it answers (see ``_leave_body``).
+    functions-framework reads whatever body is left before it answers (see ``leave_body``).
     After a read, that would be nothing; after a broken chunked body, the same framing error
     again, as a 500. The server itself still skips a little of what is left (gunicorn: 64 KiB)
     before it reads the connection's next request, and otherwise closes the connection.

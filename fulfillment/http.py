@@ -1,6 +1,5 @@
 """The HTTP face: answers handed to Flask, and JSON pages for the framework's own errors."""
 
-import io
 import logging
 
 import flask
@@ -79,9 +78,13 @@ def json_errors(errorhandler):
     """
     from werkzeug.exceptions import HTTPException  # already loaded by functions-framework
 
+    from fulfillment.app import CLOSE, leave_body
+
     def http_error(err):
         body = {"error": {"code": _error_code(err.name), "message": err.description or err.name}}
-        return JSONAnswer(encode(body), err.code or 500, _without_body(flask.request.environ))
+        # An unknown path needs no body: any it came with is left unread.
+        headers = CLOSE if leave_body(flask.request.environ, 0) else None
+        return JSONAnswer(encode(body), err.code or 500, headers)
 
     def crash(err):
         log.error("unhandled error outside the webhook function", exc_info=err)
@@ -91,17 +94,6 @@ def json_errors(errorhandler):
     errorhandler(HTTPException)(http_error)
     errorhandler(500)(crash)
     errorhandler(Exception)(crash)
-
-
-def _without_body(environ):
-    """For an answer that needs no body (an unknown path): the headers that leave any body
-    the request has unread, as ``WebhookApp._leave_body`` does for the webhook's refusals."""
-    if environ.get("CONTENT_LENGTH", "") in ("", "0") and "HTTP_TRANSFER_ENCODING" not in environ:
-        return None
-    # Else functions-framework would read all of it before answering, with no limit, and a
-    # broken chunked body would fail there as a 500.
-    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(), "0"
-    return {"Connection": "close"}
 
 
 def json_server_errors():
