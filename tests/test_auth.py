@@ -90,7 +90,7 @@ def requests_get(url, timeout):
     """
     import requests
 
-    from fulfillment.auth import KeysUnavailable
+    from fulfillment.google_keys import KeysUnavailable
 
     try:
         response = requests.get(url, timeout=timeout, headers={"Accept": "application/json"})

@@ -97,7 +97,7 @@ def test_the_agents_id_token_gets_in_and_keys_are_fetched_once(id_token_service,
 
 def test_a_key_fetch_that_trickles_in_ends_within_its_timeout():
     # urllib's timeout bounds each socket read; a byte every 0.1 s would never trip it.
-    from fulfillment.auth import KeysUnavailable, http_get_json
+    from fulfillment.google_keys import KeysUnavailable, http_get_json
 
     server = CertServer(auth_keys.signing_key("k1"), trickle_s=0.1)
     try:
