@@ -13,17 +13,31 @@ PYTHON=${PYTHON:-python3}
 VENV=.venv
 
 ensure_venv() {
-  if [ ! -x "$VENV/bin/python" ]; then
-    "$PYTHON" -m venv "$VENV"
-  fi
-  # Reinstall only when the requirements changed since the last install.
-  local stamp="$VENV/.requirements.sha256"
-  local want
-  want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
-  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-    echo "$want" >"$stamp"
-  fi
+  # One install at a time: `serve` and `test` started together would otherwise both build
+  # .venv, and one would run before pip was in it. The lock (flock, which macOS's shell lacks,
+  # hence Python) is let go when the process ends, however it ends: no stale lock to remove.
+  mkdir -p "$VENV"
+  "$PYTHON" - "$VENV" <<'PY'
+import fcntl, hashlib, os, subprocess, sys, venv
+
+root = sys.argv[1]
+with open(os.path.join(root, ".lock"), "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    stamp = os.path.join(root, ".requirements.sha256")
+    with open("requirements.txt", "rb") as runtime, open("requirements-dev.txt", "rb") as dev:
+        want = hashlib.sha256(runtime.read() + dev.read()).hexdigest()
+    have = open(stamp).read().strip() if os.path.exists(stamp) else None
+    if have != want:  # reinstall only when the requirements changed since the last install
+        if have is None:  # new, or a build that was cut short: (re)make it, pip included
+            venv.create(root, with_pip=True)
+        python = os.path.join(root, "bin", "python")
+        subprocess.run(
+            [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", "requirements-dev.txt"],
+            check=True,
+        )
+        with open(stamp, "w") as out:
+            out.write(want + "\n")
+PY
 }
 
 command=${1:-}
