@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from fulfillment.errors import NotFound
+from handlers import app
 from tests.conftest import outcome_of, texts_of
 from tests.tags.kit import (
     ACCOUNT,
@@ -424,14 +425,26 @@ def test_a_turn_sent_again_after_a_failure_is_answered_from_memory_not_sent_agai
 # --- form validation: what the form itself says ------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("tag", "parameter"),
-    [
-        ("validate-order-id", "order_id"),
-        ("validate-email", "customer_email"),
-        ("validate-appointment-date", "date"),
-    ],
-)
+# tag: the form parameter it validates.
+VALIDATORS = {
+    "validate-order-id": "order_id",
+    "validate-email": "customer_email",
+    "validate-appointment-date": "date",
+}
+# Tags with neither a backend nor a form parameter to judge, each tested in its own file.
+OWN_RULES = {"transfer-to-agent"}
+
+
+def test_every_tag_gets_the_shared_checks():
+    # A new tag in none of these would skip every check of this file without a word.
+    unchecked = set(app.tags) - set(TAGS) - set(VALIDATORS) - OWN_RULES
+    assert not unchecked, (
+        f"{sorted(unchecked)}: add a tag that calls a backend to TAGS (tests/tags/kit.py), "
+        "a form validator to VALIDATORS here"
+    )
+
+
+@pytest.mark.parametrize(("tag", "parameter"), VALIDATORS.items())
 def test_a_validator_called_before_the_caller_answered_judges_nothing(backends, tag, parameter):
     answer = resolve(tag, pageInfo=empty_form_page(parameter))
 
