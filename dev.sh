@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The two commands a newcomer needs, on a fresh machine with Python 3.11+:
+# What a newcomer needs, on a fresh machine with Python 3.11+ (the first two are all it takes):
 #
 #   ./dev.sh serve     serve the webhook on http://localhost:8080 (embedded demo store, no auth)
 #   ./dev.sh test      run the test suite (what CI runs)
+#   ./dev.sh lint      ruff's checks and formatting, as CI runs them after the tests
 #
-# Both create .venv and install requirements-dev.txt on first use (and again when it changes).
+# Each creates .venv and installs requirements-dev.txt on first use (and again when it changes).
 # Extra arguments go to functions-framework or pytest: ./dev.sh test -k orders
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -50,6 +51,11 @@ case "$command" in
   test)
     ensure_venv
     exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  lint)
+    ensure_venv
+    "$VENV/bin/ruff" check . "$@"
+    exec "$VENV/bin/ruff" format --check .
     ;;
   *)
     sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
