@@ -112,7 +112,8 @@ class BackendError(WebhookError):
 
 UNCONFIRMED = (
     "I'm sorry, I couldn't get a confirmation from {system}, so I can't tell whether that went "
-    "through. Please check before trying again."
+    "through. I won't try again, so that it isn't done twice: a member of our team can check "
+    "it for you."
 )
 
 

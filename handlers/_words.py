@@ -46,6 +46,12 @@ def on_day(date, today=None):
     return spoken if spoken in ("today", "tomorrow", "yesterday") else f"on {spoken}"
 
 
+def before_more_words(spoken):
+    """A spoken date that more words follow: one that ends with its year takes a comma
+    (``"on Friday, June 14, 2030, at 10:30 AM"``)."""
+    return f"{spoken}," if spoken[-4:].isdigit() else spoken
+
+
 def sentence_case(text):
     """Capitalize the first letter only (``str.capitalize`` would lower-case month names)."""
     return text[:1].upper() + text[1:]

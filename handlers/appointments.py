@@ -9,7 +9,7 @@ from fulfillment.backend import backend, field, turn_key
 from fulfillment.values import as_date, as_name, as_text, as_time
 from handlers import app
 from handlers._ids import spoken_email
-from handlers._words import day, on_day, sentence_case, spoken_list, spoken_time
+from handlers._words import before_more_words, day, on_day, sentence_case, spoken_list, spoken_time
 
 bookings = backend("booking", spoken_name="our booking system")
 
@@ -27,7 +27,12 @@ def validate_appointment_date(request):
     if date is None:
         problem = "Sorry, I didn't catch the date."
     elif date < today:
-        problem = f"{sentence_case(day(date))} has already passed."
+        spoken = day(date)  # "yesterday" or the date: the caller hears what the agent understood
+        problem = (
+            "That was yesterday."
+            if spoken == "yesterday"
+            else f"{sentence_case(before_more_words(spoken))} has already passed."
+        )
     elif (date - today).days > BOOKING_HORIZON_DAYS:
         problem = f"We can only book up to {BOOKING_HORIZON_DAYS} days ahead."
     else:
@@ -95,7 +100,7 @@ def book_appointment(request):
     spoken = service_id.replace("-", " ")  # "dental cleaning"
     return (
         Response(
-            f"You're booked for {'an' if spoken[0] in 'aeiou' else 'a'} {spoken} {on_day(date)} "
+            f"You're booked for {'an' if spoken[0] in 'aeiou' else 'a'} {spoken} {before_more_words(on_day(date))} "
             f"at {spoken_time(time)}. "
             f"Your confirmation number is {confirmation}."
         )

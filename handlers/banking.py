@@ -76,9 +76,10 @@ def recent_transactions(request):
         value = field(item, "amount", (int, float))
         amount = money(value, field(item, "currency", str))
         what = field(item, "description", str)
-        # Money out is spent at somewhere; money in ("Salary: …", "Transfer from savings") is not.
-        moved = f"{amount} at {what}" if value < 0 else f"plus {amount}, {what}"
-        lines.append(f"{day(when) if when else 'recently'}, {moved}")
+        # The bank's own description, then the amount: "at" would suit a shop ("Coffee
+        # Corner") but not "Rent share" or "Salary: …", and a bank does not say which it is.
+        signed = amount if value < 0 else f"plus {amount}"  # money() says "minus" itself
+        lines.append(f"{day(when) if when else 'recently'}, {what}, {signed}")
     count = len(lines)
     heading = "Here is your last transaction" if count == 1 else f"Here are your last {count} transactions"
     return (

@@ -44,11 +44,13 @@ def check_inventory(request):
 
     name = field(echoed(stock, "product_id", product_id), "name", str, required=False) or product_id
     quantity = field(stock, "quantity", int)
-    if (size or color) and not _is_made_in(stock, size, color):
+    made = _made_in(stock, size, color) if size or color else (None, None)
+    if made is None:
         # Not "out of stock": nobody will ever have it in that size or colour.
         return Response(f"Sorry, we don't have the {name} in {_variant(size, color)}.").with_outcome(
             "not-found"
         )
+    size, color = made  # as the store spells them: "size M", not the caller's "size m"
     what = " ".join(part for part in (color, name) if part) + (f" in size {size}" if size else "")
     if quantity > 0:
         sentence = f"Good news: the {what} is in stock, with {quantity} available."
@@ -57,12 +59,13 @@ def check_inventory(request):
     return Response(sentence).set(in_stock=quantity > 0, quantity=quantity)
 
 
-def _is_made_in(stock, size, color):
-    """Whether the product comes in ``size`` and ``color``; when the backend does not list the
-    variants, it is taken to (its quantity then says the rest)."""
+def _made_in(stock, size, color):
+    """``(size, color)`` as the backend spells them when the product comes in ``size`` and
+    ``color`` (either may be None: not asked), else None. When the backend does not list the
+    variants, it is taken to (its quantity then says the rest), in the caller's words."""
     variants = field(stock, "variants", list, required=False)
     if not variants:
-        return True
+        return size, color
     for variant in variants:
         variant = expect(variant, dict, what="a variant")
         made_size = field(variant, "size", str, required=False)
@@ -70,8 +73,8 @@ def _is_made_in(stock, size, color):
         if (not size or (made_size or "").casefold() == size.casefold()) and (
             not color or (made_color or "").casefold() == color.casefold()
         ):
-            return True
-    return False
+            return size and made_size, color and made_color
+    return None
 
 
 def _variant(size, color):

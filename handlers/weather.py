@@ -15,6 +15,10 @@ weather = backend("weather", spoken_name="the weather service")
 
 WEATHER_CACHE_S = 600
 
+# The API's conditions are adjectives ("Sunny", "Partly cloudy") or nouns ("Mist", "Moderate
+# rain", "Patchy snow possible"): "16 degrees and sunny", but "16 degrees, with light rain".
+_SAID_AS_ADJECTIVE = ("sunny", "clear", "cloudy", "overcast")
+
 
 @app.tag("get-weather", answers=("weather_city", "temperature_c", "weather_condition"))
 def get_weather(request):
@@ -33,6 +37,7 @@ def get_weather(request):
     temperature = round(field(now, "temp_c", (int, float)))
     condition = field(field(now, "condition", dict), "text", str).lower()
     degrees = "degree" if abs(temperature) == 1 else "degrees"
-    return Response(f"Right now in {place} it's {temperature} {degrees} Celsius and {condition}.").set(
+    joined = f" and {condition}" if condition.endswith(_SAID_AS_ADJECTIVE) else f", with {condition}"
+    return Response(f"Right now in {place} it's {temperature} {degrees} Celsius{joined}.").set(
         weather_city=place, temperature_c=temperature, weather_condition=condition
     )

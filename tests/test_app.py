@@ -237,7 +237,8 @@ def test_a_repeat_that_outlasts_its_budget_waiting_does_not_act_beside_the_first
     # Not "give me a few seconds": asking again is a new turn, and could book twice.
     assert texts_of(repeat) == [
         "I'm sorry, I couldn't get a confirmation from our system, so I can't tell whether that "
-        "went through. Please check before trying again."
+        "went through. I won't try again, so that it isn't done twice: a member of our team can "
+        "check it for you."
     ]
     assert repeat["sessionInfo"]["parameters"]["confirmation_id"] is None  # no earlier booking's
     assert texts_of(webhook.resolve(body)) == ["Booked."]  # and once it is done, its answer

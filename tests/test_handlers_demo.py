@@ -114,11 +114,11 @@ def example_expectations():
     next_week = in_days(NEXT_WEEK)
     transactions = "; ".join(
         [
-            "today, minus $4.50 at Coffee Corner",
-            "yesterday, minus $82.34 at Grocery Mart",
-            f"{spoken(in_days(-2))}, plus $3,200.00, Salary: Analytical Engines Ltd",
-            f"{spoken(in_days(-3))}, minus $120.00 at Electric company",
-            f"{spoken(in_days(-5))}, minus $35.99 at Online bookstore",
+            "today, Coffee Corner, minus $4.50",
+            "yesterday, Grocery Mart, minus $82.34",
+            f"{spoken(in_days(-2))}, Salary: Analytical Engines Ltd, plus $3,200.00",
+            f"{spoken(in_days(-3))}, Electric company, minus $120.00",
+            f"{spoken(in_days(-5))}, Online bookstore, minus $35.99",
         ]
     )
     return {
@@ -140,7 +140,7 @@ def example_expectations():
             {"customer_name": "Ada Lovelace", "customer_id": "CUS-1001"},
         ),
         "get-weather": (
-            r"Right now in Paris it's -?\d+ degrees Celsius and [a-z ]+\.",
+            r"Right now in Paris it's -?\d+ degrees Celsius(?: and|, with) [a-z ]+\.",
             {"weather_city": "Paris"},
         ),
         "lookup-order": (
@@ -361,9 +361,9 @@ def test_a_euro_account_is_told_in_euros(client):
     assert texts_of(balance) == ["Your balance is €120.00."]
     assert texts_of(history) == [
         "Here are your last 3 transactions: "
-        f"{spoken(in_days(-4))}, minus €30.00 at Train ticket; "
-        f"{spoken(in_days(-15))}, minus €350.00 at Rent share; "
-        f"{spoken(in_days(-20))}, plus €500.00, Transfer from savings."
+        f"{spoken(in_days(-4))}, Train ticket, minus €30.00; "
+        f"{spoken(in_days(-15))}, Rent share, minus €350.00; "
+        f"{spoken(in_days(-20))}, Transfer from savings, plus €500.00."
     ]
 
 
@@ -467,7 +467,9 @@ def test_the_weather_of_a_known_city(client, city, place):
     answer = turn(client, "get-weather", {"city": city})
 
     (sentence,) = texts_of(answer)
-    assert re.fullmatch(rf"Right now in {place} it's -?\d+ degrees Celsius and [a-z ]+\.", sentence)
+    assert re.fullmatch(
+        rf"Right now in {place} it's -?\d+ degrees Celsius(?: and|, with) [a-z ]+\.", sentence
+    )
     assert session_params(answer)["weather_city"] == place
 
 

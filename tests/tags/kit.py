@@ -32,7 +32,8 @@ UNREADABLE = "I'm sorry, {system} gave me an answer I couldn't read. Please try 
 # A write that failed after it went out: it may have happened, so never "please try again".
 UNCONFIRMED = (
     "I'm sorry, I couldn't get a confirmation from {system}, so I can't tell whether that went "
-    "through. Please check before trying again."
+    "through. I won't try again, so that it isn't done twice: a member of our team can check "
+    "it for you."
 )
 REFUSED = "I'm sorry, {system} couldn't accept that request."
 
@@ -159,14 +160,14 @@ TAGS = {
         ("GET", f"{BANK}/accounts/ACC-12345678/transactions"),
         "our banking system",
         HISTORY,
-        f"Here is your last transaction: {LATER_SPOKEN}, minus $4.50 at Coffee Corner.",
+        f"Here is your last transaction: {LATER_SPOKEN}, Coffee Corner, minus $4.50.",
     ),
     "book-appointment": (
         {"service": "haircut", "date": LATER.isoformat(), "time": "10:30", "customer_name": "Ada Lovelace"},
         ("POST", f"{BOOKING}/appointments"),
         "our booking system",
         BOOKED,
-        f"You're booked for a haircut on {LATER_SPOKEN} at 10:30 AM. Your confirmation number is APT-2002.",
+        f"You're booked for a haircut on {LATER_SPOKEN}, at 10:30 AM. Your confirmation number is APT-2002.",
     ),
     "get-weather": (
         {"city": "Paris"},

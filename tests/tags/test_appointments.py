@@ -50,11 +50,15 @@ def test_validate_appointment_date_keeps_today_up_to_ninety_days_ahead(backends,
         (lambda: None, "Sorry, I didn't catch the date."),
         (lambda: "next blue moon", "Sorry, I didn't catch the date."),
         (lambda: {"year": 2030.0, "month": 2.0, "day": 30.0}, "Sorry, I didn't catch the date."),
-        (lambda: sys_date(in_days(-1)), "Yesterday has already passed."),
+        (lambda: sys_date(in_days(-1)), "That was yesterday."),
         (lambda: sys_date(in_days(-10)), lambda: f"{weekday_spoken(in_days(-10))} has already passed."),
+        (
+            lambda: sys_date(in_days(-400)),
+            lambda: f"{weekday_spoken(in_days(-400))}, {in_days(-400).year}, has already passed.",
+        ),
         (lambda: sys_date(in_days(91)), "We can only book up to 90 days ahead."),
     ],
-    ids=["missing", "unreadable", "no such day", "yesterday", "ten days ago", "91 days ahead"],
+    ids=["missing", "unreadable", "no such day", "yesterday", "ten days ago", "years ago", "91 days ahead"],
 )
 def test_validate_appointment_date_asks_again_for_a_date_that_cannot_be_booked(backends, value, problem):
     problem = problem() if callable(problem) else problem
@@ -81,7 +85,7 @@ def test_book_appointment_says_the_service_as_words(backends, service, spoken):
 
     (sentence,) = texts_of(resolve("book-appointment", params))
 
-    assert sentence.startswith(f"You're booked for {spoken} on {LATER_SPOKEN} at 10:30 AM.")
+    assert sentence.startswith(f"You're booked for {spoken} on {LATER_SPOKEN}, at 10:30 AM.")
 
 
 def test_book_appointment_books_with_what_the_caller_gave_and_confirms(backends):
@@ -103,7 +107,7 @@ def test_book_appointment_books_with_what_the_caller_gave_and_confirms(backends)
         {
             "text": {
                 "text": [
-                    f"You're booked for a dental cleaning on {LATER_SPOKEN} at 2:30 PM. "
+                    f"You're booked for a dental cleaning on {LATER_SPOKEN}, at 2:30 PM. "
                     "Your confirmation number is APT-2002."
                 ]
             }

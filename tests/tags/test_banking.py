@@ -74,10 +74,10 @@ def test_recent_transactions_reads_the_last_ones_newest_first(backends):
     answer = resolve("recent-transactions", {"account_id": "ACC-12345678"})
 
     lines = [
-        "today, minus $4.50 at Coffee Corner",
-        "yesterday, plus $3,200.00, Salary",
-        f"{LATER_SPOKEN}, minus €30.00 at Train ticket",
-        "recently, minus $12.99 at Bookshop",
+        "today, Coffee Corner, minus $4.50",
+        "yesterday, Salary, plus $3,200.00",
+        f"{LATER_SPOKEN}, Train ticket, minus €30.00",
+        "recently, Bookshop, minus $12.99",
     ]
     assert texts_of(answer) == ["Here are your last 4 transactions: " + "; ".join(lines) + "."]
     assert answer["fulfillmentResponse"]["messages"][1] == {

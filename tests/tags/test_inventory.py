@@ -83,8 +83,8 @@ def test_check_inventory_reads_a_listed_variant_and_one_size_as_usual(backends):
         f"{STORE}/inventory", json={"name": "Trail Running Shoe", "quantity": 0, "variants": SHOE_VARIANTS}
     )
     assert texts_of(
-        resolve("check-inventory", {"product_id": "SKU-100", "size": "10", "color": "Black"})
-    ) == ["Sorry, the Black Trail Running Shoe in size 10 is out of stock right now."]
+        resolve("check-inventory", {"product_id": "SKU-100", "size": "10", "color": "BLACK"})
+    ) == ["Sorry, the black Trail Running Shoe in size 10 is out of stock right now."]  # the store's spelling
 
     backends.get(f"{STORE}/inventory", json={"name": "Canvas Tote Bag", "quantity": 9})
     assert texts_of(
@@ -118,3 +118,16 @@ def test_a_product_code_is_read_however_it_was_typed_or_heard(backends, heard):
 
     assert outcome_of(resolve("check-inventory", {"product_id": heard})) == "ok"
     assert backends.calls[0].request.url.endswith("product_id=SKU-100")
+
+
+def test_the_variant_is_said_as_the_store_spells_it_not_as_it_was_heard(backends):
+    variants = [{"size": "M", "color": "navy", "quantity": 2}, {"size": "L", "color": "grey", "quantity": 1}]
+    backends.get(
+        f"{STORE}/inventory", json={"name": "Merino Wool Sweater", "quantity": 2, "variants": variants}
+    )
+
+    answer = resolve("check-inventory", {"product_id": "SKU-200", "size": "m", "color": "Navy"})
+
+    assert texts_of(answer) == [
+        "Good news: the navy Merino Wool Sweater in size M is in stock, with 2 available."
+    ]

@@ -22,7 +22,7 @@ def test_get_weather_says_the_rounded_temperature_and_the_condition(backends, te
 
     answer = resolve("get-weather", {"city": "new york"})
 
-    assert texts_of(answer) == [f"Right now in New York it's {degrees} degrees Celsius and light snow."]
+    assert texts_of(answer) == [f"Right now in New York it's {degrees} degrees Celsius, with light snow."]
     assert session_params(answer) == {
         "weather_city": "New York",
         "temperature_c": degrees,
@@ -41,6 +41,26 @@ def test_get_weather_asks_the_paid_api_once_per_city_in_ten_minutes(backends):
     resolve("get-weather", {"city": "paris"})
 
     assert len(backends.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("condition", "said"),
+    [
+        ("Sunny", "20 degrees Celsius and sunny."),
+        ("Partly cloudy", "20 degrees Celsius and partly cloudy."),
+        ("Overcast", "20 degrees Celsius and overcast."),
+        ("Mist", "20 degrees Celsius, with mist."),
+        ("Moderate rain", "20 degrees Celsius, with moderate rain."),
+        ("Patchy snow possible", "20 degrees Celsius, with patchy snow possible."),
+    ],
+)
+def test_the_condition_is_joined_as_the_word_it_is(backends, condition, said):
+    backends.get(
+        f"{WEATHER}/weather/current",
+        json={**REPORT, "current": {"temp_c": 20, "condition": {"text": condition}}},
+    )
+
+    assert texts_of(resolve("get-weather", {"city": "Paris"})) == [f"Right now in Paris it's {said}"]
 
 
 def test_one_degree_is_singular(backends):
