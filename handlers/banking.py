@@ -18,6 +18,7 @@ accounts = backend("bank", spoken_name="our banking system")
 
 ACCOUNT_ID = re.compile(r"^ACC-?(\d{8})$", re.IGNORECASE)
 ASK_ACCOUNT = "What's your account number? It starts with ACC and has eight digits."
+NO_SUCH_ACCOUNT = "I couldn't find account {account_id}. Could you check the number and tell me again?"
 RECENT = 5
 
 
@@ -39,7 +40,7 @@ def account_balance(request):
     try:
         account = echoed(accounts.get_json(f"/accounts/{account_id}"), "account_id", account_id)
     except NotFound:
-        return Response(f"I couldn't find account {account_id}.").with_outcome("not-found")
+        return Response(NO_SUCH_ACCOUNT.format(account_id=account_id)).with_outcome("not-found")
 
     currency = field(account, "currency", str)
     balance = field(account, "balance", (int, float))
@@ -63,7 +64,7 @@ def recent_transactions(request):
     try:
         history = accounts.get_json(f"/accounts/{account_id}/transactions", params={"limit": RECENT})
     except NotFound:
-        return Response(f"I couldn't find account {account_id}.").with_outcome("not-found")
+        return Response(NO_SUCH_ACCOUNT.format(account_id=account_id)).with_outcome("not-found")
 
     transactions = field(echoed(history, "account_id", account_id), "transactions", list)[:RECENT]
     if not transactions:

@@ -52,7 +52,9 @@ def get_customer_info(request):
     answer = expect(customers.get_json("/customers", params={"email": email}), list)
     matches = [echoed(expect(match, dict, what="a match"), "email", email) for match in answer]
     if not matches:
-        return Response("I couldn't find an account with that email address.").with_outcome("not-found")
+        return Response(
+            "I couldn't find an account with that email address. Could you check it and tell me again?"
+        ).with_outcome("not-found")
     if len(matches) > 1:
         # Several people share this address (a family, an office): reading out the first
         # one's account would hand a caller someone else's data.

@@ -40,7 +40,9 @@ def check_inventory(request):
     try:
         stock = inventory.get_json("/inventory", params=query, cache_ttl=STOCK_CACHE_S)
     except NotFound:
-        return Response(f"I couldn't find a product with the code {product_id}.").with_outcome("not-found")
+        return Response(
+            f"I couldn't find a product with the code {product_id}. Could you check the code and tell me again?"
+        ).with_outcome("not-found")
 
     name = field(echoed(stock, "product_id", product_id), "name", str, required=False) or product_id
     quantity = field(stock, "quantity", int)

@@ -327,7 +327,9 @@ def test_check_inventory_knows_each_variant(client, params, sentence, quantity):
 def test_an_unknown_product_is_not_found(client):
     answer = turn(client, "check-inventory", {"product_id": "SKU-999"})
 
-    assert texts_of(answer) == ["I couldn't find a product with the code SKU-999."]
+    assert texts_of(answer) == [
+        "I couldn't find a product with the code SKU-999. Could you check the code and tell me again?"
+    ]
     assert outcome_of(answer) == "not-found"
 
 
@@ -347,7 +349,9 @@ def test_two_customers_sharing_an_email_are_not_told_apart_by_guessing(client):
 def test_an_unknown_email_is_not_found(client):
     answer = turn(client, "get-customer-info", {"customer_email": "nobody@example.com"})
 
-    assert texts_of(answer) == ["I couldn't find an account with that email address."]
+    assert texts_of(answer) == [
+        "I couldn't find an account with that email address. Could you check it and tell me again?"
+    ]
     assert outcome_of(answer) == "not-found"
 
 
@@ -379,7 +383,9 @@ def test_an_empty_account_has_nothing_and_says_so(client):
 def test_an_unknown_account_is_not_found(client):
     answer = turn(client, "account-balance", {"account_id": "ACC-99999999"})
 
-    assert texts_of(answer) == ["I couldn't find account ACC-99999999."]
+    assert texts_of(answer) == [
+        "I couldn't find account ACC-99999999. Could you check the number and tell me again?"
+    ]
     assert outcome_of(answer) == "not-found"
 
 

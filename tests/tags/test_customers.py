@@ -74,7 +74,9 @@ def test_get_customer_info_with_no_match_says_so(backends):
 
     answer = resolve("get-customer-info", {"email": "nobody@example.com"})
 
-    assert texts_of(answer) == ["I couldn't find an account with that email address."]
+    assert texts_of(answer) == [
+        "I couldn't find an account with that email address. Could you check it and tell me again?"
+    ]
     # The last caller's identity goes too: it must not reach the next page or a human agent.
     assert session_params(answer) == {"webhook_outcome": "not-found", **cleared("get-customer-info")}
 

@@ -167,11 +167,11 @@ def test_our_credentials_refused_are_our_fault_not_the_callers(backends, tag, re
 NOT_FOUND = {
     "lookup-order": "I couldn't find order ORD-1002. Could you check the number and tell me again?",
     "process-return": "I couldn't find order ORD-1001. Could you check the number and tell me again?",
-    "check-inventory": "I couldn't find a product with the code SKU-100.",
+    "check-inventory": "I couldn't find a product with the code SKU-100. Could you check the code and tell me again?",
     # /customers answers a list, [] when nobody matches; a 404 there is the router's wording.
     "get-customer-info": "I'm sorry, I couldn't find that.",
-    "account-balance": "I couldn't find account ACC-12345678.",
-    "recent-transactions": "I couldn't find account ACC-12345678.",
+    "account-balance": "I couldn't find account ACC-12345678. Could you check the number and tell me again?",
+    "recent-transactions": "I couldn't find account ACC-12345678. Could you check the number and tell me again?",
     "book-appointment": "I'm sorry, I couldn't find that.",
     "get-weather": "Sorry, I don't have the weather for Paris.",
 }
