@@ -285,7 +285,7 @@ def test_connection_refused_is_exit_2_with_a_hint(capsys):
     assert out == ""
     err = capsys.readouterr().err
     assert "connection refused" in err
-    assert "functions-framework --target webhook --port 8080" in err
+    assert "./dev.sh serve" in err
 
 
 def test_id_token_is_minted_for_the_url(server, monkeypatch):

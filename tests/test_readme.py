@@ -43,5 +43,33 @@ def test_the_readme_example_asks_again_and_says_a_miss(readme_app):
         assert outcome_of(asked) == "invalid-input" and len(mocked.calls) == 0  # never in a path
         missed = readme_app.resolve(cx_request("points-balance", {"member_id": "M-9999"}))
 
-    assert texts_of(missed) == ["I couldn't find member M-9999."]
+    assert texts_of(missed) == ["I couldn't find member M-9999. Could you check the number?"]
     assert missed["sessionInfo"]["parameters"]["points"] is None  # answers= clears it
+
+
+def test_the_readme_example_never_reads_out_another_members_points(readme_app):
+    with responses.RequestsMock(target="fulfillment.transport.PooledAdapter.send") as mocked:
+        mocked.get("https://loyalty.test/members/M-1234", json={"member_id": "M-5678", "points": 9})
+        answer = readme_app.resolve(cx_request("points-balance", {"member_id": "M-1234"}))
+
+    assert outcome_of(answer) == "bad-backend-data"
+    assert "9" not in texts_of(answer)[0]
+
+
+def test_the_readme_validator_judges_what_was_said_and_nothing_before(readme_app):
+    def form(**parameter):
+        return {"formInfo": {"parameterInfo": [{"displayName": "member_id", **parameter}]}}
+
+    unanswered = readme_app.resolve(cx_request("validate-member-id", pageInfo=form(state="EMPTY")))
+    wrong = readme_app.resolve(
+        cx_request("validate-member-id", pageInfo=form(state="FILLED", value="banana", justCollected=True))
+    )
+    right = readme_app.resolve(
+        cx_request("validate-member-id", pageInfo=form(state="FILLED", value="m 1234", justCollected=True))
+    )
+
+    assert texts_of(unanswered) == [] and outcome_of(unanswered) == "no-input"
+    assert texts_of(wrong) == ["That isn't a membership number. It starts with M, like M-1234."]
+    assert assert_valid_response(wrong)["pageInfo"]["formInfo"]["parameterInfo"][0]["state"] == "INVALID"
+    assert wrong["sessionInfo"]["parameters"]["member_id"] is None
+    assert right["sessionInfo"]["parameters"] == {"member_id": "M-1234", "webhook_outcome": "ok"}

@@ -328,7 +328,7 @@ def post(url, body, headers, timeout):
         if isinstance(error.reason, ConnectionRefusedError):
             raise InvokeError(
                 f"cannot connect to {url}: connection refused. Is the service running? "
-                "Locally: functions-framework --target webhook --port 8080"
+                "Locally: ./dev.sh serve"
             ) from None
         if isinstance(error.reason, TimeoutError):
             raise InvokeError(f"no answer from {url} within {timeout:g} s") from None
