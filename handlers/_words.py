@@ -2,7 +2,9 @@
 
 from fulfillment import clock
 
-_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+# Currencies without minor units (ISO 4217): "¥1,200", never "¥1,200.00".
+_WHOLE_UNITS = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "PYG", "UGX", "XAF", "XOF"})
 
 # The agent speaks English whatever the machine's locale (strftime's %A and %B follow it, and
 # cost a C call each on every order lookup).
@@ -17,11 +19,13 @@ _WITHOUT_YEAR_DAYS = 182
 
 
 def money(amount, currency="USD"):
-    """``money(1250.5)`` → ``"$1,250.50"``; ``money(-3, "EUR")`` → ``"minus €3.00"``."""
-    symbol = _SYMBOLS.get((currency or "").upper())
-    figure = f"{abs(amount):,.2f}"
-    sign = "minus " if amount < 0 and figure != "0.00" else ""  # never "minus $0.00"
-    return f"{sign}{symbol}{figure}" if symbol else f"{sign}{figure} {currency}"
+    """``money(1250.5)`` → ``"$1,250.50"``; ``money(-3, "EUR")`` → ``"minus €3.00"``;
+    ``money(1200, "JPY")`` → ``"¥1,200"``."""
+    code = (currency or "").upper()
+    symbol = _SYMBOLS.get(code)
+    figure = f"{abs(amount):,.0f}" if code in _WHOLE_UNITS else f"{abs(amount):,.2f}"
+    sign = "minus " if amount < 0 and figure.strip("0.") else ""  # never "minus $0.00"
+    return f"{sign}{symbol}{figure}" if symbol else f"{sign}{figure} {code}".rstrip()
 
 
 def day(date, today=None):

@@ -120,6 +120,6 @@ def process_return(request):
         raise BadBackendData("refund_amount is negative", system=orders.spoken_name)
     currency = field(created, "currency", str, required=False) or "USD"
     return Response(
-        f"Your return is started. Your return number is {return_id}, and you'll get "
+        f"I've started your return. Your return number is {return_id}, and you'll get "
         f"{money(refund, currency)} back within 5 to 7 business days of us receiving the item."
     ).set(return_id=return_id, refund_amount=refund)

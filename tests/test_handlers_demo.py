@@ -156,7 +156,7 @@ def example_expectations():
             },
         ),
         "process-return": (
-            r"Your return is started\. Your return number is RET-\d+, and you'll get \$89\.99 back "
+            r"I've started your return\. Your return number is RET-\d+, and you'll get \$89\.99 back "
             r"within 5 to 7 business days of us receiving the item\.",
             {"refund_amount": 89.99},
         ),
@@ -267,7 +267,7 @@ def test_the_same_return_posted_three_times_is_made_once(client):
     assert answers[0] == answers[1] == answers[2]
     (sentence,) = texts_of(answers[0])
     assert re.fullmatch(
-        r"Your return is started\. Your return number is RET-\d+, and you'll get \$24\.50 .*", sentence
+        r"I've started your return\. Your return number is RET-\d+, and you'll get \$24\.50 .*", sentence
     )
     assert returns_of("ORD-1006", "SKU-300") == 1
 

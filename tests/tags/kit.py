@@ -131,7 +131,7 @@ TAGS = {
         ("POST", f"{STORE}/orders/ORD-1001/returns"),
         "our order system",
         RETURN,
-        "Your return is started. Your return number is RET-7, and you'll get $89.99 back "
+        "I've started your return. Your return number is RET-7, and you'll get $89.99 back "
         "within 5 to 7 business days of us receiving the item.",
     ),
     "check-inventory": (

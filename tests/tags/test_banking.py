@@ -118,3 +118,10 @@ def test_money_never_says_minus_nothing():
     from handlers._words import money
 
     assert money(-0.004) == "$0.00" and money(-3, "EUR") == "minus €3.00" and money(7, "NOK") == "7.00 NOK"
+    assert money(-0.4, "JPY") == "¥0"
+
+
+def test_money_has_no_cents_where_the_currency_has_none():
+    from handlers._words import money
+
+    assert money(1200, "JPY") == "¥1,200" and money(-50000, "krw") == "minus 50,000 KRW"

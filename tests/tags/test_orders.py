@@ -170,7 +170,7 @@ def test_process_return_sends_the_item_and_reason_and_says_the_refund(backends):
     )
 
     assert texts_of(answer) == [
-        "Your return is started. Your return number is RET-7, and you'll get €1,250.50 back "
+        "I've started your return. Your return number is RET-7, and you'll get €1,250.50 back "
         "within 5 to 7 business days of us receiving the item."
     ]
     assert session_params(answer) == {"return_id": "RET-7", "refund_amount": 1250.5, "webhook_outcome": "ok"}
