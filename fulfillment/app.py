@@ -39,6 +39,7 @@ Google's signing keys unreachable                  503     ``webhook.error.unava
 Every error body is JSON: ``{"error": {"code": "...", "message": "..."}}``.
 """
 
+import contextvars
 import hashlib
 import io
 import json
@@ -48,9 +49,15 @@ import re
 import threading
 import time
 
-from fulfillment import clock, logs
+from fulfillment import clock, deadline, logs
 from fulfillment._validate import SchemaViolation, parse_body
-from fulfillment.backend import backend_calls, check_backends, forget_cached_answers, wrote_this_call
+from fulfillment.backend import (
+    backend_calls,
+    check_backends,
+    forget_cached_answers,
+    start_backend_calls,
+    wrote_this_call,
+)
 from fulfillment.config import ConfigurationError, Settings, csv
 from fulfillment.deadline import Deadline
 from fulfillment.errors import (
@@ -318,6 +325,12 @@ class WebhookApp:
 
     def handle_http(self, request):
         """The functions-framework face: a Flask request in, ``(body, status, headers)`` out."""
+        # Each call runs in a copy of the context: its deadline, log context and backend
+        # records are set in it (deadline.start, ...) and go with it when the call returns.
+        # Three `with` blocks entered and left on every call cost ~1 µs more (percall.py).
+        return contextvars.copy_context().run(self._handle_http, request)
+
+    def _handle_http(self, request):
         started = time.perf_counter()
         environ = request.environ
         summary = {}
@@ -329,64 +342,62 @@ class WebhookApp:
                 labels = {logs.EXECUTION_ID_LABEL: execution_id[:64]}
         trace = logs.trace_headers(environ)
         # The budget starts before the auth check: fetching Google's keys spends it too.
-        with (
-            Deadline(self.settings.budget_s),
-            logs.call_context(trace, project=self._project, labels=labels),
-            backend_calls() as calls,
-        ):
-            status = 200
-            out_headers = _JSON
-            try:
-                authenticator = self.authenticator
-                summary["identity"] = "none" if authenticator.open else authenticator.check(request.headers)
-                method = environ.get("REQUEST_METHOD", "GET")
-                if method == "POST":
-                    data = self._read_body(environ)
-                    # What request.get_data() answers from now on, for functions-framework
-                    # (which reads the body before every answer) and for any hook of a fork:
-                    # the body itself, not the drained input. Without it, werkzeug wraps that
-                    # input in a stream on every call to read nothing: ~6 µs (percall.py).
-                    # werkzeug's own cache attribute; tests/test_http.py checks that it holds.
-                    request._cached_data = data
-                    answer, parsed = self._serve(data, summary)
-                    _describe(parsed, summary, self._allowed_log_params)
-                elif method in ("GET", "HEAD"):
-                    answer = encode(self.status())
-                else:
-                    raise MethodNotAllowed(
-                        f"{method} is not served: POST a WebhookRequest", headers={"Allow": "GET, HEAD, POST"}
-                    )
-            except RequestError as err:
-                status = err.status
-                summary["outcome"] = err.code
-                summary["error"] = err.logged
-                if err.reason:
-                    summary["reason"] = err.reason
-                answer = encode(err.body())
-                out_headers = {**_JSON, **err.headers}
-            except Exception:
-                # Our own bug: still JSON, never a traceback or an HTML page.
-                log.exception("unexpected error serving a webhook call")
-                status = 500
-                summary["outcome"] = "internal-error"
-                answer = encode({"error": {"code": "internal", "message": "internal error"}})
-            if leave_body(environ, self.settings.max_request_bytes):
-                # Answered unread: a refusal (401, 405, 413, 415), a GET's status, our own 500.
-                out_headers = {**out_headers, **CLOSE}
-            summary["status"] = status
-            summary["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
-            if calls:
-                summary["backend_calls"] = [_call_for_log(call) for call in calls]
-            severity = logging.INFO if status < 400 else logging.WARNING
-            outcome = summary.get("outcome")
-            if outcome in ("error", "unknown-tag", "internal-error"):
-                severity = logging.ERROR
-                if outcome == "unknown-tag":
-                    summary["served_tags"] = self.tags
-            if summary_log.isEnabledFor(severity):
-                what = summary.get("tag") or environ.get("REQUEST_METHOD", "")
-                message = f"{what} {status} {summary.get('outcome', '')}".rstrip()  # GET has no outcome
-                logs.log_fields(summary_log, severity, message, {"call": summary})
+        deadline.start(self.settings.budget_s)
+        logs.start_call(trace, project=self._project, labels=labels)
+        calls = start_backend_calls()
+        status = 200
+        out_headers = _JSON
+        try:
+            authenticator = self.authenticator
+            summary["identity"] = "none" if authenticator.open else authenticator.check(request.headers)
+            method = environ.get("REQUEST_METHOD", "GET")
+            if method == "POST":
+                data = self._read_body(environ)
+                # What request.get_data() answers from now on, for functions-framework
+                # (which reads the body before every answer) and for any hook of a fork:
+                # the body itself, not the drained input. Without it, werkzeug wraps that
+                # input in a stream on every call to read nothing: ~6 µs (percall.py).
+                # werkzeug's own cache attribute; tests/test_http.py checks that it holds.
+                request._cached_data = data
+                answer, parsed = self._serve(data, summary)
+                _describe(parsed, summary, self._allowed_log_params)
+            elif method in ("GET", "HEAD"):
+                answer = encode(self.status())
+            else:
+                raise MethodNotAllowed(
+                    f"{method} is not served: POST a WebhookRequest", headers={"Allow": "GET, HEAD, POST"}
+                )
+        except RequestError as err:
+            status = err.status
+            summary["outcome"] = err.code
+            summary["error"] = err.logged
+            if err.reason:
+                summary["reason"] = err.reason
+            answer = encode(err.body())
+            out_headers = {**_JSON, **err.headers}
+        except Exception:
+            # Our own bug: still JSON, never a traceback or an HTML page.
+            log.exception("unexpected error serving a webhook call")
+            status = 500
+            summary["outcome"] = "internal-error"
+            answer = encode({"error": {"code": "internal", "message": "internal error"}})
+        if leave_body(environ, self.settings.max_request_bytes):
+            # Answered unread: a refusal (401, 405, 413, 415), a GET's status, our own 500.
+            out_headers = {**out_headers, **CLOSE}
+        summary["status"] = status
+        summary["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        if calls:
+            summary["backend_calls"] = [_call_for_log(call) for call in calls]
+        severity = logging.INFO if status < 400 else logging.WARNING
+        outcome = summary.get("outcome")
+        if outcome in ("error", "unknown-tag", "internal-error"):
+            severity = logging.ERROR
+            if outcome == "unknown-tag":
+                summary["served_tags"] = self.tags
+        if summary_log.isEnabledFor(severity):
+            what = summary.get("tag") or environ.get("REQUEST_METHOD", "")
+            message = f"{what} {status} {summary.get('outcome', '')}".rstrip()  # GET has no outcome
+            logs.log_fields(summary_log, severity, message, {"call": summary})
         return answer, status, out_headers
 
     def _read_body(self, environ):

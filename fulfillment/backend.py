@@ -115,6 +115,16 @@ class backend_calls:  # lower case: used like a function, ``with backend_calls()
         return False
 
 
+def start_backend_calls():
+    """``backend_calls()`` for the rest of the current context; returns its list of records.
+
+    For a call run in a context of its own (see ``deadline.start``): dropped with it.
+    """
+    calls = backend_calls()
+    _calls.set(calls)
+    return calls.records
+
+
 def _record(**entry):
     calls = _calls.get()
     if calls is not None:

@@ -41,6 +41,18 @@ class Deadline:
         return False
 
 
+def start(budget_s):
+    """Open a deadline of ``budget_s`` for the rest of the current context; returns it.
+
+    For a call run in a context of its own (``contextvars.copy_context().run``, as
+    ``WebhookApp.handle_http`` runs each): the copy, and the deadline with it, is dropped
+    when the call returns, so nothing needs resetting as ``with Deadline(...)`` does.
+    """
+    deadline = Deadline(budget_s)
+    _current.set(deadline)
+    return deadline
+
+
 def current():
     """The deadline of the call being served, or ``None`` outside one."""
     return _current.get()

@@ -142,8 +142,7 @@ class call_context:  # lower case: used like a function, ``with call_context(...
     __slots__ = ("_token", "context")
 
     def __init__(self, headers=None, *, project="", labels=None):
-        trace, span_id, sampled = parse_trace(headers, project) if headers else ("", "", None)
-        self.context = CallContext(trace, span_id, sampled, labels)
+        self.context = _new_context(headers, project, labels)
         self._token = None
 
     def __enter__(self):
@@ -153,6 +152,21 @@ class call_context:  # lower case: used like a function, ``with call_context(...
     def __exit__(self, *exc):
         _context.reset(self._token)
         return False
+
+
+def start_call(headers=None, *, project="", labels=None):
+    """``call_context(...)`` for the rest of the current context; returns its ``CallContext``.
+
+    For a call run in a context of its own (see ``deadline.start``): dropped with it.
+    """
+    context = _new_context(headers, project, labels)
+    _context.set(context)
+    return context
+
+
+def _new_context(headers, project, labels):
+    trace, span_id, sampled = parse_trace(headers, project) if headers else ("", "", None)
+    return CallContext(trace, span_id, sampled, labels)
 
 
 def current():
