@@ -13,6 +13,7 @@ from handlers._words import money, on_day
 orders = backend("store", spoken_name="our order system")
 
 ASK_ORDER_ID = "What's your order number? It starts with ORD, like ORD-1001."
+NO_SUCH_ORDER = "I couldn't find order {order_id}. Could you check the number and tell me again?"
 
 
 def order_id_of(request):
@@ -43,9 +44,7 @@ def lookup_order(request):
     try:
         order = echoed(orders.get_json(f"/orders/{order_id}"), "order_id", order_id)
     except NotFound:
-        return Response(
-            f"I couldn't find order {order_id}. Could you check the number and tell me again?"
-        ).with_outcome("not-found")
+        return Response(NO_SUCH_ORDER.format(order_id=order_id)).with_outcome("not-found")
 
     status = field(order, "status", str)
     tracking = field(order, "tracking_number", str, required=False)
@@ -107,9 +106,7 @@ def process_return(request):
             idempotency_key=turn_key(request, order_id, item_id),  # one key per return asked for
         )
     except NotFound:
-        return Response(
-            f"I couldn't find order {order_id}. Could you check the number and tell me again?"
-        ).with_outcome("not-found")
+        return Response(NO_SUCH_ORDER.format(order_id=order_id)).with_outcome("not-found")
     except Rejected as refusal:
         sentence = RETURN_REFUSALS.get(refusal.code, "I'm sorry, I can't start a return for that item.")
         return Response(sentence.format(order_id=order_id)).with_outcome("rejected")
