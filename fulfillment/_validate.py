@@ -290,11 +290,18 @@ def _check_message(obj, fields, depth):
             if value.__class__ is not str:
                 raise _Invalid(f"expected a string, got {_json_type(value)}", key)
             continue
-        # A bool, and an enum by a name it has, are valid as they are: decided here rather
-        # than in a call to _check_value_of_kind (a form parameter has three such fields).
+        # A bool, an enum by a name it has, and a Value holding a string, a float or a bool
+        # are valid as they are: decided here rather than in a call to _check_value_of_kind
+        # (a form parameter has four such fields, an intent parameter one).
         if kind == "bool" and value.__class__ is bool:
             continue
         if kind == "enum" and value.__class__ is str and value in sub[0]:
+            continue
+        if (
+            kind == "value"
+            and depth < MAX_DEPTH
+            and (value.__class__ is str or value.__class__ is float or value.__class__ is bool)
+        ):
             continue
         try:
             if kind == "message" and value.__class__ is dict:
@@ -302,7 +309,12 @@ def _check_message(obj, fields, depth):
                     raise _too_deep()
                 _check_message(value, sub, depth + 1)
                 continue
-            checked = _check_value_of_kind(kind, sub, value, depth)
+            if kind == "repeated":
+                checked = _check_list(value, sub, depth)
+            elif kind == "map":
+                checked = _check_map(value, sub, depth)
+            else:
+                checked = _check_value_of_kind(kind, sub, value, depth)
         except _Invalid as err:
             err.parts.append(key)
             raise
@@ -320,7 +332,8 @@ def _check_message(obj, fields, depth):
 
 def _check_value_of_kind(kind, sub, value, depth):
     """Check one non-null value of a field (or one list element or map value) of ``kind`` in a
-    message at ``depth``. Returns ``value``, its canonical replacement, or ``_DROP``."""
+    message at ``depth``. Returns ``value``, its canonical replacement, or ``_DROP``. A list or
+    map is a whole field, never one value of one: _check_message checks those itself."""
     cls = value.__class__
     if kind == "string":
         # A str is required: json_format's surrogate check (re.search) raises TypeError otherwise.
@@ -363,10 +376,6 @@ def _check_value_of_kind(kind, sub, value, depth):
             err.free_form = len(err.parts)
             raise
         return value
-    if kind == "repeated":
-        return _check_list(value, sub, depth)
-    if kind == "map":
-        return _check_map(value, sub, depth)
     if kind == "bytes":
         return _check_bytes(value)
     raise AssertionError(f"unknown field kind {kind!r} in fulfillment._schema")
@@ -425,6 +434,11 @@ def _check_map(value, entry, depth):
         try:
             if item is None:
                 checked = _check_null_element(kind, depth)
+            elif kind == "message" and item.__class__ is dict:
+                if depth >= MAX_DEPTH:
+                    raise _too_deep()
+                _check_message(item, sub, depth + 1)
+                checked = item
             else:
                 checked = _check_value_of_kind(kind, sub, item, depth)
         except _Invalid as err:
