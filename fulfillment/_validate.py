@@ -290,24 +290,27 @@ def _check_message(obj, fields, depth):
             if value.__class__ is not str:
                 raise _Invalid(f"expected a string, got {_json_type(value)}", key)
             continue
-        # A bool, an enum by a name it has, and a Value holding a string, a float or a bool
-        # are valid as they are: decided here rather than in a call to _check_value_of_kind
-        # (a form parameter has four such fields, an intent parameter one).
-        if kind == "bool" and value.__class__ is bool:
-            continue
-        if kind == "enum" and value.__class__ is str and value in sub[0]:
-            continue
-        if (
-            kind == "value"
-            and depth < MAX_DEPTH
-            and (value.__class__ is str or value.__class__ is float or value.__class__ is bool)
-        ):
-            continue
         try:
             if kind == "message" and value.__class__ is dict:
                 if depth >= MAX_DEPTH:
                     raise _too_deep()
                 _check_message(value, sub, depth + 1)
+                continue
+            # A bool, an enum by a name it has, a Value holding a string, a float or a bool, and
+            # a float within float32 range (never NaN) are valid as they are: decided here rather
+            # than in calls to _check_value_of_kind (a form parameter has four such fields, an
+            # intent parameter one, intentInfo its confidence).
+            if kind == "bool" and value.__class__ is bool:
+                continue
+            if kind == "enum" and value.__class__ is str and value in sub[0]:
+                continue
+            if (
+                kind == "value"
+                and depth < MAX_DEPTH
+                and (value.__class__ is str or value.__class__ is float or value.__class__ is bool)
+            ):
+                continue
+            if kind == "float" and value.__class__ is float and -_FLOAT32_MAX <= value <= _FLOAT32_MAX:
                 continue
             if kind == "repeated":
                 checked = _check_list(value, sub, depth)
