@@ -241,7 +241,11 @@ class WebhookRequest:
     def form(self):
         """The current page's form parameters, by display name (in the agent's case)."""
         info = ((self._body.get("pageInfo") or {}).get("formInfo") or {}).get("parameterInfo") or ()
-        return MappingProxyType({p.display_name: p for p in map(FormParameter, info)})
+        form = {}
+        for raw in info:  # a loop: a comprehension is one more call in 3.11 (~1.5k instructions)
+            parameter = FormParameter(raw)
+            form[parameter.display_name] = parameter
+        return MappingProxyType(form)
 
     # -- intent ----------------------------------------------------------------------------
 
