@@ -19,13 +19,18 @@ _UTTERANCE_END = ".,;:!?\u2026 "
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
 
 
-# The words callers say for the symbols of an address, as speech-to-text writes them.
-_SPOKEN_SYMBOLS = (
-    ("at", "@"),
-    ("dot", "."),
-    ("underscore", "_"),
-    ("(?:dash|hyphen)", "-"),
-    ("plus", "+"),
+# The words callers say for the symbols of an address, as speech-to-text writes them, each
+# with the spaces around it. Compiled once: re.sub looking each up in its cache cost ~25k
+# instructions per address (cachegrind).
+_SPOKEN_SYMBOLS = tuple(
+    (re.compile(rf"\s+{word}\s+", re.IGNORECASE), symbol)
+    for word, symbol in (
+        ("at", "@"),
+        ("dot", "."),
+        ("underscore", "_"),
+        ("(?:dash|hyphen)", "-"),
+        ("plus", "+"),
+    )
 )
 
 
@@ -67,8 +72,8 @@ def spoken_email(text):
     text = heard(text)
     if text is None:
         return None
-    for word, symbol in _SPOKEN_SYMBOLS:  # "jane underscore doe at example dot com"
-        text = re.sub(rf"\s+{word}\s+", symbol, text, flags=re.IGNORECASE)
+    for spoken_symbol, symbol in _SPOKEN_SYMBOLS:  # "jane underscore doe at example dot com"
+        text = spoken_symbol.sub(symbol, text)
     email = text.replace(" ", "").lower()
     return email if EMAIL.match(email) else None
 
