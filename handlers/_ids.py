@@ -99,8 +99,15 @@ def prefixed_id(text, prefix, digits):
         >>> [prefixed_id(said, "ORD", "3,10") for said in ("ord 1001", "O R D 1 0 0 1.", "ORD 1")]
         ['ORD-1001', 'ORD-1001', None]
     """
-    text = spoken_id(text)
-    match = _id_pattern(prefix, digits).fullmatch(text) if text else None
+    pattern = _id_pattern(prefix, digits)
+    text = heard(text)
+    # An id said as written ("ord 1002") matches as heard, and joining spelled-out letters
+    # (spoken_id) could not change that match: it is skipped, ~3.8k instructions. A spelled
+    # id ("O R D 1 0 0 2") is matched twice, ~2.6k more than before.
+    match = pattern.fullmatch(text) if text else None
+    if match is None:
+        text = spoken_id(text)
+        match = pattern.fullmatch(text) if text else None
     return canonical(prefix, match[1]) if match else None
 
 
