@@ -524,6 +524,93 @@ def test_bodies_that_are_not_strict_json_are_rejected(data, fragment):
     str(caught.value).encode("utf-8")  # safe to put in a response
 
 
+# Duplicate keys are found by counting colons first (see _validate._decode): bodies where the
+# count is close to fooling it. Each has exactly one duplicate, or none.
+@pytest.mark.parametrize(
+    ("data", "duplicate"),
+    [
+        (b'{"a": 1, "a": 2}', "a"),
+        (b'{"a" : 1 , "a" : 2}', "a"),  # spaces around the colon
+        (b'{"text": "10:30", "a": 1, "a": 2}', "a"),  # a colon in a string, and a duplicate
+        (b'{"a": 1, "a": "10:30"}', "a"),  # the colon is in the value that is dropped
+        (b'{"a": "10:30", "a": 1}', "a"),
+        (b'{"x": "\\u003a", "a": 1, "a": 2}', "a"),  # an escaped colon the text's count misses
+        (b'{"x": "\\u003A\\u003a", "a": {"b": ":"}, "a": 1}', "a"),
+        (b'{"a:b": 1, "a:b": 2}', "a:b"),  # colons in the keys themselves
+        (b'{"payload": {"k": {"n": 1, "n": 2}, "k": 3}}', "n"),  # inside a value dropped later
+        (b'{"payload": {"a": [{"k": ":::", "k": 1}]}}', "k"),
+        (b'{"someUnknownField": {"u": [1, {"v": 1, "v": 2}]}}', "v"),  # in a field nobody reads
+        (b'{"payload": {"a": {"b": 1, "b": 2}}, "c": [', "b"),  # before a syntax error, as ever
+        (b'{"text": "a:b", "text": "a:b"}', "text"),
+        (b'{"text": "10:30"}', None),
+        (b'{"payload": {"a:b": "c::d", "e": ["f:", {"g:": ":"}]}}', None),
+        (b'{"text": "\\u003a", "payload": {"x": ":"}}', None),
+        (b'{"text": "\\\\u003a:"}', None),  # an escaped backslash, then "u003a:" as written
+        (b'{"payload": {"a": {}, "b": [{}, []], "c": ""}}', None),
+    ],
+)
+def test_duplicate_keys_are_found_wherever_colons_are(data, duplicate):
+    def reference(pairs):
+        keys = [key for key, _ in pairs]
+        assert len(keys) == len(set(keys)), "duplicate"
+        return dict(pairs)
+
+    if duplicate is None:
+        assert parse_body(data) == json.loads(data, object_pairs_hook=reference)
+    else:
+        with pytest.raises(SchemaViolation, match=f'duplicate key "{re.escape(duplicate)}"'):
+            parse_body(data)
+
+
+_DUPLICATE_PRONE_KEYS = st.sampled_from(["a", "b", "a:b", ":"])
+_COLON_PRONE_STRINGS = st.lists(
+    st.sampled_from(["x", ":", "\\u003a", "\\u003A", "\\\\", "\\\\u003a", '\\"', "é"]), max_size=3
+).map(lambda parts: '"' + "".join(parts) + '"')
+_RAW_JSON = st.recursive(
+    st.one_of(_COLON_PRONE_STRINGS, st.sampled_from(["1", "true", "null"])),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3).map(lambda items: "[" + ", ".join(items) + "]"),
+        st.lists(st.tuples(_DUPLICATE_PRONE_KEYS, inner), max_size=3).map(
+            lambda members: "{" + ", ".join(f'"{key}" : {value}' for key, value in members) + "}"
+        ),
+    ),
+    max_leaves=12,
+)
+
+
+@PROPERTY
+@given(_RAW_JSON)
+def test_any_duplicate_key_is_found_and_no_other_body_is_refused_for_one(value):
+    data = ('{"payload": {"v": ' + value + "}}").encode()
+
+    def has_duplicate(pairs):
+        keys = [key for key, _ in pairs]
+        if len(keys) != len(set(keys)):
+            raise KeyError("duplicate")
+        return dict(pairs)
+
+    try:
+        json.loads(data, object_pairs_hook=has_duplicate)
+    except KeyError:
+        with pytest.raises(SchemaViolation, match="duplicate key"):
+            parse_body(data)
+    else:
+        assert parse_body(data) == json.loads(data)
+
+
+def test_each_thread_counts_keys_in_its_own_list():
+    import threading
+
+    mine = _validate._KEY_COUNTING.sizes
+    theirs = []
+    worker = threading.Thread(target=lambda: theirs.append(_validate._KEY_COUNTING.sizes))
+    worker.start()
+    worker.join()
+    assert theirs[0] is not mine
+    parse_body(b'{"payload": {"a": 1}}')
+    assert mine == [1, 1]  # payload's object, then the body's
+
+
 def test_lone_surrogate_errors_name_the_place():
     with pytest.raises(SchemaViolation) as caught:
         parse_body(b'{"messages": [{"text": {"text": ["ok", "\\ud800"]}}]}')
