@@ -4,6 +4,7 @@
 #   ./dev.sh serve     serve the webhook on http://localhost:8080 (embedded demo store, no auth)
 #   ./dev.sh test      run the test suite (what CI runs)
 #   ./dev.sh lint      ruff's checks and formatting, as CI runs them after the tests
+#   ./dev.sh format    apply ruff's safe fixes and its formatting (what lint asks for)
 #
 # Each creates .venv and installs requirements-dev.txt on first use (and again when it changes).
 # Extra arguments go to functions-framework or pytest: ./dev.sh test -k orders
@@ -57,8 +58,13 @@ case "$command" in
     "$VENV/bin/ruff" check . "$@"
     exec "$VENV/bin/ruff" format --check .
     ;;
+  format)
+    ensure_venv
+    "$VENV/bin/ruff" check --fix . "$@"
+    exec "$VENV/bin/ruff" format .
+    ;;
   *)
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

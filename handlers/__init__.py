@@ -21,4 +21,14 @@ from handlers import (  # noqa: E402
     weather,
 )
 
-__all__ = ["app", "appointments", "banking", "customers", "handoff", "inventory", "orders", "weather"]
+# A new module goes in both lists, one line each.
+__all__ = [
+    "app",
+    "appointments",
+    "banking",
+    "customers",
+    "handoff",
+    "inventory",
+    "orders",
+    "weather",
+]
