@@ -172,7 +172,11 @@ def example_expectations():
 
 
 def test_every_tag_has_an_example(app):
-    assert sorted(path.stem for path in EXAMPLE_FILES) == sorted(app.tags)
+    examples = {path.stem for path in EXAMPLE_FILES}
+    missing = sorted(set(app.tags) - examples)
+    assert not missing, f"add a ready-to-send request for each of these tags: examples/<tag>.json: {missing}"
+    unserved = sorted(examples - set(app.tags))
+    assert not unserved, f"these examples name a tag nobody registered: {[f'{tag}.json' for tag in unserved]}"
 
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda path: path.stem)

@@ -279,7 +279,12 @@ def test_every_valid_request_answers_200_with_a_valid_response(client, app, exam
 def test_every_registered_tag_answers_its_example_with_any_parameter_values(client, app, examples):
     """The same, weighted to what handlers act on: each tag's ready-to-send example request
     (examples/<tag>.json), its parameters kept, dropped or replaced by values of any type."""
-    bases = {tag: json.loads((EXAMPLES_DIR / f"{tag}.json").read_text()) for tag in app.tags}
+    # A tag without examples/<tag>.json fails test_every_tag_has_an_example, which says so.
+    bases = {
+        tag: json.loads(path.read_text())
+        for tag in app.tags
+        if (path := EXAMPLES_DIR / f"{tag}.json").exists()
+    }
 
     @st.composite
     def varied_examples(draw):
